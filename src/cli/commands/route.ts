@@ -1,0 +1,68 @@
+// `bitrouter route <model>`: the chain a request for <model> would try, and why. Sends nothing
+// upstream except model discovery for sources that declare no models (as the server does).
+import { ConfigError } from "../../config/load.ts";
+import { PROTOCOLS, type Protocol } from "../../config/schema.ts";
+import { BitRouterError } from "../../errors.ts";
+import { resolveModel } from "../../routing/resolve.ts";
+import { CONFIG_OPTION, HELP_OPTION, JSON_OPTION, parseCommandArgs, UsageError } from "../args.ts";
+import { loadDiscovered, printConfigError } from "../context.ts";
+import { EXIT_FAILURE, EXIT_OK, type Io } from "../io.ts";
+
+export const routeHelp = `Usage: bitrouter route <model> [-c PATH] [--protocol P] [--json]
+
+Show the ordered candidates a request for <model> would try, and why each is there or was
+skipped. --protocol is the client's protocol (default chat_completions); it decides which
+wire protocol a source that speaks several is asked in.
+`;
+
+export async function routeCommand(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommandArgs(argv, { ...CONFIG_OPTION, ...JSON_OPTION, ...HELP_OPTION, protocol: { type: "string" } }, 1);
+  if (values.help) {
+    io.stdout(routeHelp);
+    return EXIT_OK;
+  }
+  const model = positionals[0];
+  if (!model) throw new UsageError("route needs a model, e.g. `bitrouter route llama3.1`");
+  const inbound = (values.protocol ?? "chat_completions") as Protocol;
+  if (!PROTOCOLS.includes(inbound)) throw new UsageError(`--protocol must be one of ${PROTOCOLS.join(", ")}`);
+
+  let registry;
+  try {
+    registry = await loadDiscovered(io, values.config);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      printConfigError(io, err);
+      return EXIT_FAILURE;
+    }
+    throw err;
+  }
+
+  let resolution;
+  try {
+    resolution = resolveModel(registry, model, inbound);
+  } catch (err) {
+    if (!(err instanceof BitRouterError)) throw err;
+    if (values.json) io.stdout(`${JSON.stringify({ model, error: { status: err.status, message: err.message } }, null, 2)}\n`);
+    else io.stderr(`${err.message}\n`);
+    return EXIT_FAILURE;
+  }
+
+  const chain = resolution.candidates.map((c) => ({
+    provider: c.source.id,
+    model: c.upstreamModel,
+    protocol: c.protocol,
+    url: c.source.apiBase,
+    why: c.why,
+  }));
+  if (values.json) {
+    io.stdout(`${JSON.stringify({ model, via: resolution.via, config: registry.configPath, chain, skipped: resolution.skipped }, null, 2)}\n`);
+    return EXIT_OK;
+  }
+  const via = { provider: "provider:model", virtual: "virtual model", cascade: "bare-name cascade", "fallback-list": "fallback list" }[resolution.via];
+  io.stdout(`${model} (${via}; config: ${registry.configPath ?? "built-in defaults"})\n`);
+  chain.forEach((c, i) => {
+    io.stdout(`  ${i + 1}. ${c.provider}  ${c.model}  [${c.protocol}]  ${c.url}\n       ${c.why}\n`);
+  });
+  for (const s of resolution.skipped) io.stdout(`  skipped: ${s.provider}  ${s.model}  ${s.reason}\n`);
+  return EXIT_OK;
+}

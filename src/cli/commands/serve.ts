@@ -1,0 +1,149 @@
+// `bitrouter` / `bitrouter serve`: start the proxy in the foreground until SIGINT/SIGTERM;
+// SIGHUP reloads the config (in-flight requests keep the registry they started with).
+import { ConfigError, formatProblem, loadConfig } from "../../config/load.ts";
+import { DEFAULT_LISTEN, isLoopbackHost, parseListen } from "../../config/listen.ts";
+import { createLogger, type Logger } from "../../log.ts";
+import { createApp } from "../../server/app.ts";
+import { startServer } from "../../server/serve.ts";
+import { discoverModels } from "../../sources/discover.ts";
+import { buildRegistry, type Registry } from "../../sources/registry.ts";
+import { createUpstreamClient, tcpConnectProbe, type UpstreamClient } from "../../upstream/client.ts";
+import { VERSION } from "../../version.ts";
+import { CONFIG_OPTION, HELP_OPTION, parseCommandArgs, UsageError } from "../args.ts";
+import { loadRegistry, printConfigError } from "../context.ts";
+import { EXIT_FAILURE, EXIT_OK, type Io } from "../io.ts";
+
+export const serveHelp = `Usage: bitrouter [serve] [-c PATH] [--listen HOST:PORT]
+
+Start the proxy in the foreground (default ${DEFAULT_LISTEN}).
+  -c, --config PATH     config file (default: ./bitrouter.yaml, $BITROUTER_HOME, ~/.bitrouter)
+      --listen HOST:PORT  override server.listen (port 0 picks a free port)
+SIGINT/SIGTERM stop gracefully; SIGHUP reloads the config.
+`;
+
+export interface ServeSignals {
+  /** Registers a handler; returns a function that removes it. */
+  on(signal: "SIGINT" | "SIGTERM" | "SIGHUP", handler: () => void): () => void;
+}
+
+export const processSignals: ServeSignals = {
+  on(signal, handler) {
+    process.on(signal, handler);
+    return () => process.off(signal, handler);
+  },
+};
+
+export async function serveCommand(argv: string[], io: Io, signals: ServeSignals = processSignals): Promise<number> {
+  const { values } = parseCommandArgs(argv, { ...CONFIG_OPTION, ...HELP_OPTION, listen: { type: "string" } });
+  if (values.help) {
+    io.stdout(serveHelp);
+    return EXIT_OK;
+  }
+
+  let registry: Registry;
+  try {
+    registry = loadRegistry(io, values.config).registry;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      printConfigError(io, err);
+      return EXIT_FAILURE;
+    }
+    throw err;
+  }
+
+  const listenText = values.listen ?? registry.settings.listen;
+  const listen = parseListen(listenText);
+  if (!listen) throw new UsageError(`--listen '${listenText}' is not HOST:PORT (for example 127.0.0.1:4356)`);
+  if (!isLoopbackHost(listen.host) && registry.settings.skipAuth) {
+    io.stderr(`error: refusing to listen on ${listenText} with auth off (skip_auth); anyone who can reach it could spend your tokens.\n    fix: set server.api_keys (and skip_auth: false), or listen on 127.0.0.1\n`);
+    return EXIT_FAILURE;
+  }
+
+  const log = createLogger({ level: registry.settings.logLevel, write: io.stderr });
+  const upstream = createUpstreamClient({ fetch, probe: tcpConnectProbe, env: io.env });
+  let current = registry;
+  const app = createApp({ registry: () => current, upstream, log });
+  let server: ReturnType<typeof startServer>;
+  try {
+    server = startServer(app, { host: listen.host, port: listen.port, bodyLimitBytes: registry.settings.bodyLimitBytes });
+  } catch (err) {
+    io.stderr(`error: cannot listen on ${listenText}: ${(err as Error).message}\n`);
+    return EXIT_FAILURE;
+  }
+
+  // Listening already (so /health answers at once); sources without declared models are
+  // asked for theirs, bounded by upstream.discovery_timeout_secs, before the banner.
+  current = await discoverModels(current, { upstream, log });
+  io.stdout(banner(current, server.url));
+
+  let reloading = Promise.resolve();
+  const reload = () => {
+    reloading = reloading.then(() => reloadConfig(io, values.config, log, upstream, current, listenText, (next) => (current = next)));
+  };
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info("stopping", { signal, grace_secs: current.settings.shutdownGraceMs / 1000 });
+      for (const remove of removers) remove();
+      server.stop(current.settings.shutdownGraceMs).then(() => {
+        log.info("stopped");
+        resolve(EXIT_OK);
+      });
+    };
+    const removers = [signals.on("SIGINT", () => stop("SIGINT")), signals.on("SIGTERM", () => stop("SIGTERM")), signals.on("SIGHUP", reload)];
+  });
+}
+
+async function reloadConfig(io: Io, configFlag: string | undefined, log: Logger, upstream: UpstreamClient, previous: Registry, listenText: string, swap: (next: Registry) => void): Promise<void> {
+  let next: Registry;
+  try {
+    const loaded = loadConfig({ explicit: configFlag, cwd: io.cwd, env: io.env, homeDir: io.homeDir });
+    for (const warning of loaded.warnings) log.warn("config warning", { problem: formatProblem(warning) });
+    next = await discoverModels(buildRegistry(loaded, io.env), { upstream, log });
+  } catch (err) {
+    const detail = err instanceof ConfigError ? err.message : (err as Error).message;
+    log.error("reload failed; the previous config stays in force", { error: detail });
+    return;
+  }
+  if (next.settings.listen !== previous.settings.listen && next.settings.listen !== listenText) {
+    log.warn("server.listen changed; it takes effect at the next start", { listen: next.settings.listen });
+  }
+  swap(next);
+  const active = [...next.sources.values()].filter((s) => s.active).map((s) => s.id);
+  log.info("config reloaded", { config: next.configPath ?? "built-in defaults", active_sources: active.join(",") || "none" });
+}
+
+export function banner(registry: Registry, url: URL): string {
+  const lines = [`bitrouter ${VERSION}`];
+  lines.push(`config:  ${registry.configPath ?? "built-in defaults (no config file found)"}`);
+  const base = url.href.replace(/\/$/, "");
+  lines.push(`listen:  ${base}  (OpenAI base URL ${base}/v1, Anthropic base URL ${base})`);
+  lines.push(`auth:    ${registry.settings.skipAuth ? "off (skip_auth)" : `API key required (${registry.settings.apiKeys.length} configured)`}`);
+  lines.push("sources:");
+  const width = Math.max(...[...registry.sources.keys()].map((id) => id.length));
+  const sources = [...registry.sources.values()].sort((a, b) => Number(b.active) - Number(a.active));
+  for (const source of sources) {
+    const state = source.active ? "active  " : "inactive";
+    let detail: string;
+    if (source.active) {
+      const count = source.models.length;
+      const models = `${count} model${count === 1 ? "" : "s"}${source.modelsFrom === "none" ? "" : ` (${source.modelsFrom})`}`;
+      const discovery = source.discoveryError ? `; discovery failed: ${source.discoveryError}` : "";
+      detail = `${source.kind}, ${source.apiBase}, ${models}${discovery}; ${source.reason}`;
+    } else {
+      detail = source.reason;
+    }
+    lines.push(`  ${source.id.padEnd(width)}  ${state}  ${detail}`);
+  }
+  if (registry.virtualModels.size > 0) {
+    lines.push("virtual models:");
+    for (const vm of registry.virtualModels.values()) {
+      lines.push(`  ${vm.name} → ${vm.endpoints.map((e) => `${e.provider}:${e.serviceId}`).join(", ")}`);
+    }
+  }
+  lines.push(`ready: ${base}`);
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,33 @@
+// Config loading shared by the commands: the same registry the server builds.
+import { ConfigError, formatProblem, type LoadedConfig, loadConfig } from "../config/load.ts";
+import { createLogger } from "../log.ts";
+import { discoverModels } from "../sources/discover.ts";
+import { buildRegistry, type Registry } from "../sources/registry.ts";
+import { createUpstreamClient, tcpConnectProbe } from "../upstream/client.ts";
+import type { Io } from "./io.ts";
+
+export interface Loaded {
+  loaded: LoadedConfig;
+  registry: Registry;
+}
+
+/** Loads config and registry; prints warnings to stderr. Throws ConfigError. */
+export function loadRegistry(io: Io, configFlag: string | undefined): Loaded {
+  const loaded = loadConfig({ explicit: configFlag, cwd: io.cwd, env: io.env, homeDir: io.homeDir });
+  for (const warning of loaded.warnings) io.stderr(`${formatProblem(warning)}\n`);
+  return { loaded, registry: buildRegistry(loaded, io.env) };
+}
+
+export function printConfigError(io: Io, err: ConfigError): void {
+  for (const warning of err.warnings) io.stderr(`${formatProblem(warning)}\n`);
+  io.stderr(`${err.message}\n`);
+  const count = err.problems.length;
+  io.stderr(`${count} problem${count === 1 ? "" : "s"} in the config; nothing was started.\n`);
+}
+
+/** The registry after model discovery, as the server would have it. Throws ConfigError. */
+export async function loadDiscovered(io: Io, configFlag: string | undefined): Promise<Registry> {
+  const { registry } = loadRegistry(io, configFlag);
+  const log = createLogger({ level: "warn", write: io.stderr });
+  return discoverModels(registry, { upstream: createUpstreamClient({ fetch, probe: tcpConnectProbe, env: io.env }), log });
+}

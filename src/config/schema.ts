@@ -1,0 +1,154 @@
+// The one description of bitrouter.yaml. Types are inferred from it; nothing else
+// declares the shape of the config.
+import { z } from "zod";
+import { didYouMean } from "../did-you-mean.ts";
+
+export const PROTOCOLS = ["chat_completions", "messages", "responses", "generate_content"] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+
+/** Names the registry of the original uses; accepted here as aliases. */
+export const PROTOCOL_ALIASES: Record<string, Protocol> = {
+  openai: "chat_completions",
+  anthropic: "messages",
+  google: "generate_content",
+};
+
+const protocol = z.string().transform((value, ctx): Protocol => {
+  const name = value.trim().toLowerCase();
+  const resolved = PROTOCOL_ALIASES[name] ?? (PROTOCOLS as readonly string[]).find((p) => p === name);
+  if (resolved) return resolved as Protocol;
+  const hint = didYouMean(name, [...PROTOCOLS, ...Object.keys(PROTOCOL_ALIASES)]) ?? `use one of ${PROTOCOLS.join(", ")}`;
+  ctx.addIssue({ code: "custom", message: `unknown protocol '${value}'; ${hint}` });
+  return z.NEVER;
+});
+
+const asList = (v: unknown) => (Array.isArray(v) ? v : [v]);
+const protocolList = z.preprocess(asList, z.array(protocol).min(1));
+
+/** `api_protocol`: a bare protocol (= `"*": that`) or a list of `{"pattern": protocol | [protocols]}`. */
+const apiProtocol = z
+  .preprocess((v) => (typeof v === "string" ? [{ "*": v }] : v), z.array(z.record(z.string(), protocolList)))
+  .transform((rules): ProtocolRule[] => rules.flatMap((entry) => Object.entries(entry).map(([pattern, protocols]) => ({ pattern, protocols }))));
+export interface ProtocolRule {
+  pattern: string;
+  protocols: Protocol[];
+}
+
+// `${VAR}` substitution yields strings, so numeric and boolean fields also accept their
+// string spelling ("300", "true").
+const numberish = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (typeof v === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v), schema);
+const boolean = z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean());
+const seconds = numberish(z.number().positive());
+const timeouts = z.strictObject({
+  connect_secs: seconds.optional(),
+  read_secs: seconds.optional(),
+  total_secs: seconds.nullable().optional(),
+});
+
+const compatibility = z.strictObject({
+  chat_completions: z
+    .strictObject({
+      token_limit_field: z.enum(["max_tokens", "max_completion_tokens"]).optional(),
+      supports_store: boolean.optional(),
+      supports_stream_options: boolean.optional(),
+    })
+    .optional(),
+});
+
+const providerModel = z.strictObject({
+  id: z.string().min(1),
+  provider_model_id: z.string().min(1).optional(),
+  api_protocol: protocolList.optional(),
+  compatibility: compatibility.optional(),
+  capabilities: z.array(z.string()).optional(),
+  context_length: numberish(z.number().int().positive()).optional(),
+});
+
+const provider = z.strictObject({
+  api_base: z.string().optional(),
+  api_key: z.string().optional(),
+  api_protocol: apiProtocol.optional(),
+  models: z.array(providerModel).optional(),
+  active: boolean.optional(),
+  priority: numberish(z.number().int()).optional(),
+  timeouts: timeouts.optional(),
+  auto_discover: boolean.optional(),
+});
+
+const virtualModel = z.strictObject({
+  strategy: z.enum(["priority", "cascade"]).optional(),
+  endpoints: z.array(z.strictObject({ provider: z.string().min(1), service_id: z.string().min(1) })).min(1),
+});
+
+const server = z.strictObject({
+  listen: z.string().optional(),
+  skip_auth: boolean.optional(),
+  api_keys: z.array(z.string()).optional(),
+  log_level: z.enum(["debug", "info", "warn", "error"]).optional(),
+  body_limit_mb: numberish(z.number().positive()).optional(),
+  keepalive_secs: seconds.optional(),
+  shutdown_grace_secs: numberish(z.number().nonnegative()).optional(),
+});
+
+const upstream = z.strictObject({
+  timeouts: timeouts.optional(),
+  max_retry_wait_secs: numberish(z.number().nonnegative()).optional(),
+  discovery_timeout_secs: seconds.optional(),
+});
+
+// Sections may be present but empty (only comments under them): YAML reads that as null.
+export const configSchema = z.strictObject({
+  server: server.nullish(),
+  upstream: upstream.nullish(),
+  providers: z.record(z.string().min(1), provider.nullable()).nullish(),
+  models: z.record(z.string().min(1), virtualModel).nullish(),
+});
+
+export type ConfigFile = z.infer<typeof configSchema>;
+export type ProviderConfig = z.infer<typeof provider>;
+export type ProviderModelConfig = z.infer<typeof providerModel>;
+export type VirtualModelConfig = z.infer<typeof virtualModel>;
+export type TimeoutsConfig = z.infer<typeof timeouts>;
+export type Compatibility = z.infer<typeof compatibility>;
+
+/**
+ * Keys of the original BitRouter that this one does not implement: accepted with a
+ * warning so that its users' files still load. `*` matches any map key or list index.
+ */
+export const IGNORED_ORIGINAL_KEYS: readonly string[] = [
+  "database",
+  "presets",
+  "variants",
+  "registry",
+  "inherit_defaults",
+  "plugins",
+  "mcp",
+  "mcp_servers",
+  "server_tools",
+  "agents",
+  "policy",
+  "policy_table",
+  "eval",
+  "trajectory",
+  "continuation",
+  "worktrees",
+  "tui",
+  "server.control_socket",
+  "upstream.fallback_backoff_ms",
+  "upstream.timeouts.pool_idle_secs",
+  "upstream.timeouts.tcp_keepalive_secs",
+  "providers.*.protocol_endpoints",
+  "providers.*.derives",
+  "providers.*.accounts",
+  "providers.*.account_strategy",
+  "providers.*.class",
+  "providers.*.tags",
+  "providers.*.rate_limits",
+  "providers.*.timeouts.pool_idle_secs",
+  "providers.*.timeouts.tcp_keepalive_secs",
+  "providers.*.models.*.pricing",
+  "providers.*.models.*.reasoning_effort",
+  "providers.*.models.*.rate_limits",
+  "models.*.pricing",
+];

@@ -1,0 +1,30 @@
+// The contract between the commit gate (proxy/stream.ts) and a protocol: something that turns
+// upstream SSE event blocks into client frames and says what it saw on the way.
+import type { BitRouterError } from "../errors.ts";
+
+export interface Usage {
+  /** Prompt tokens, cached ones included (Chat's reading). */
+  inputTokens: number;
+  /** Completion tokens, reasoning included. */
+  outputTokens: number;
+  cachedTokens?: number;
+  reasoningTokens?: number;
+}
+
+export interface StreamRelay {
+  /** Feed one upstream event block (text between blank lines). */
+  push(block: string): void;
+  /** The upstream body ended cleanly. Closing frames are added; a truncation sets `failure`. */
+  end(): void;
+  /** The client frames produced so far, emptied by each call. */
+  take(): string;
+  /** A content token (text, reasoning, tool call) or a clean finish was seen. */
+  readonly committed: boolean;
+  /** The upstream said it was done (finish reason or terminator). */
+  readonly complete: boolean;
+  /** An in-band error, a malformed event or a truncation: the stream cannot go on. */
+  readonly failure: string | null;
+  readonly usage: Usage | null;
+  /** The client protocol's terminal error frame(s). */
+  errorFrame(error: BitRouterError): string;
+}

@@ -1,0 +1,68 @@
+// createApp(deps): the Hono app. Nothing here starts a server or reads the environment;
+// server/serve.ts wires it to Bun.serve.
+import type { Server } from "bun";
+import { Hono } from "hono";
+import { BitRouterError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { Registry } from "../sources/registry.ts";
+import type { UpstreamClient } from "../upstream/client.ts";
+import { inboundAuth } from "./middleware/auth.ts";
+import { type ErrorDialect, internalError, renderError } from "./render-error.ts";
+import { chatCompletionsRoutes } from "./routes/chat-completions.ts";
+import { modelsRoutes } from "./routes/models.ts";
+
+export interface AppDeps {
+  /** The current registry; each request takes one snapshot (a reload never changes it mid-request). */
+  registry: () => Registry;
+  upstream: UpstreamClient;
+  log: Logger;
+  newRequestId?: () => string;
+}
+
+export type AppEnv = {
+  Bindings: { server?: Server<undefined> };
+  Variables: { requestId: string; registry: Registry };
+};
+
+const CLIENT_REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const newRequestId = deps.newRequestId ?? (() => crypto.randomUUID());
+  const app = new Hono<AppEnv>();
+
+  app.use(async (c, next) => {
+    const offered = c.req.header("x-bitrouter-request-id");
+    c.set("requestId", offered && CLIENT_REQUEST_ID.test(offered) ? offered : newRequestId());
+    c.set("registry", deps.registry());
+    await next();
+    c.res.headers.set("x-bitrouter-request-id", c.var.requestId);
+  });
+
+  app.get("/health", (c) => c.json({ status: "ok" }));
+  app.use("/v1/*", inboundAuth());
+  app.route("/v1", modelsRoutes());
+  app.route("/v1", chatCompletionsRoutes(deps));
+
+  app.notFound((c) => {
+    const error = new BitRouterError(404, "not_found_error", `no route ${c.req.method} ${c.req.path}`, { code: "route_not_found" });
+    return renderError(error, dialectFor(c.req.path), c.var.requestId);
+  });
+
+  app.onError((err, c) => {
+    const requestId = c.var.requestId;
+    if (err instanceof BitRouterError) return renderError(err, dialectFor(c.req.path), requestId);
+    deps.log.error("unhandled error", { request_id: requestId, path: c.req.path, error: (err as Error).stack ?? String(err) });
+    return renderError(internalError(), dialectFor(c.req.path), requestId);
+  });
+
+  return app;
+}
+
+export function dialectFor(path: string): ErrorDialect {
+  return path.startsWith("/v1/messages") ? "anthropic" : "openai";
+}
+
+/** Bun closes a connection after 10 s without bytes, even while we wait for a source. */
+export function disableIdleTimeout(server: Server<undefined> | undefined, request: Request): void {
+  server?.timeout(request, 0);
+}

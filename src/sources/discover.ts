@@ -1,0 +1,53 @@
+// Model discovery: a source that declares no models asks `GET {api_base}/models` at start and
+// on reload. Bounded, in parallel, never fatal: a failure keeps the catalog's models and says why.
+import type { Logger } from "../log.ts";
+import type { UpstreamClient } from "../upstream/client.ts";
+import { upstreamRequestHeaders } from "../upstream/headers.ts";
+import { type Registry, type Source, type SourceModel, withSources } from "./registry.ts";
+
+export interface DiscoveryDeps {
+  upstream: UpstreamClient;
+  log?: Logger;
+}
+
+export async function discoverModels(registry: Registry, deps: DiscoveryDeps): Promise<Registry> {
+  const targets = [...registry.sources.values()].filter((s) => s.active && s.discover);
+  if (targets.length === 0) return registry;
+  const timeoutMs = registry.settings.discoveryTimeoutMs;
+  const updated = await Promise.all(targets.map((source) => discoverSource(source, timeoutMs, deps)));
+  return withSources(registry, updated);
+}
+
+async function discoverSource(source: Source, timeoutMs: number, deps: DiscoveryDeps): Promise<Source> {
+  const protocol = source.protocolRules[0]?.protocols[0] ?? "chat_completions";
+  try {
+    const response = await deps.upstream.send({
+      url: `${source.apiBase}/models`,
+      method: "GET",
+      headers: upstreamRequestHeaders({ source, protocol, inbound: new Headers(), requestId: "discovery", stream: false }),
+      timeouts: { connectMs: Math.min(timeoutMs, source.timeouts.connectMs), readMs: timeoutMs, totalMs: timeoutMs },
+    });
+    const text = await response.text(8 * 1024 * 1024);
+    if (response.status !== 200) throw new Error(`HTTP ${response.status}`);
+    const models = parseModelList(text);
+    deps.log?.info("discovered models", { provider: source.id, count: models.length });
+    return { ...source, models, modelsFrom: "discovery", discoveryError: undefined };
+  } catch (err) {
+    const reason = (err as Error).message;
+    deps.log?.warn("model discovery failed", { provider: source.id, error: reason, kept: source.models.length });
+    return { ...source, discoveryError: reason };
+  }
+}
+
+/** OpenAI-style `{"data":[{"id":…}]}`, with the context length where the server reports one. */
+export function parseModelList(text: string): SourceModel[] {
+  const parsed = JSON.parse(text) as { data?: unknown };
+  if (!Array.isArray(parsed.data)) throw new Error("answer has no data list");
+  const models: SourceModel[] = [];
+  for (const item of parsed.data as Record<string, unknown>[]) {
+    if (typeof item?.id !== "string" || item.id === "") continue;
+    const contextLength = [item.context_length, item.max_model_len, item.context_window].find((v): v is number => typeof v === "number" && v > 0);
+    models.push({ id: item.id, upstreamId: item.id, ...(contextLength ? { contextLength } : {}) });
+  }
+  return models;
+}

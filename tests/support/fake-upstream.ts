@@ -1,0 +1,407 @@
+// A fake model source on a real socket. It speaks HTTP/1.1 by hand (raw TCP) so that it can
+// misbehave the way real sources do: reset before headers, go silent, cut a stream, stall,
+// send a malformed chunk or an in-band error. Every request is journaled so tests can assert
+// what BitRouter sent (headers, body, attempt counts).
+//
+// A scenario is chosen per request: a marker `#fake:<scenario>` in the last user message wins,
+// then the next queued scenario (`fake.queue`), then `fake.mode` (default "ok").
+import type { Socket, TCPSocketListener } from "bun";
+
+export interface JournalEntry {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+  json: Record<string, unknown> | undefined;
+  at: number;
+}
+
+export interface ConnectionRecord {
+  openedAt: number;
+  closedAt: number | undefined;
+}
+
+export interface FakeUpstream {
+  name: string;
+  port: number;
+  /** `http://127.0.0.1:PORT/v1` */
+  baseUrl: string;
+  journal: JournalEntry[];
+  connections: ConnectionRecord[];
+  /** Scenario used when no marker and no queued scenario applies. */
+  mode: string;
+  queue: string[];
+  /** Models listed by GET /v1/models. */
+  models: string[];
+  /** Text the `ok` scenario streams, split into these chunks. */
+  textChunks: string[];
+  usage: { prompt_tokens: number; completion_tokens: number };
+  requests(path?: string): JournalEntry[];
+  reset(): void;
+  stop(): void;
+}
+
+interface Conn {
+  socket: Socket<ConnState>;
+  record: ConnectionRecord;
+}
+
+interface ConnState {
+  buffer: Buffer;
+  pending: Buffer[];
+  closed: boolean;
+  busy: boolean;
+  conn: Conn;
+  onClose: (() => void)[];
+}
+
+const encoder = new TextEncoder();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function startFakeUpstream(name = "fake", options: { port?: number } = {}): Promise<FakeUpstream> {
+  const fake: FakeUpstream = {
+    name,
+    port: 0,
+    baseUrl: "",
+    journal: [],
+    connections: [],
+    mode: "ok",
+    queue: [],
+    models: [],
+    textChunks: ["Hello", " from ", name, "."],
+    usage: { prompt_tokens: 11, completion_tokens: 7 },
+    requests(path) {
+      return path ? this.journal.filter((j) => j.path === path) : this.journal;
+    },
+    reset() {
+      this.journal.length = 0;
+      this.connections.length = 0;
+      this.mode = "ok";
+      this.queue.length = 0;
+    },
+    stop() {
+      listener.stop(true);
+    },
+  };
+
+  const listener: TCPSocketListener<ConnState> = Bun.listen<ConnState>({
+    hostname: "127.0.0.1",
+    port: options.port ?? 0,
+    socket: {
+      open(socket) {
+        const record: ConnectionRecord = { openedAt: performance.now(), closedAt: undefined };
+        fake.connections.push(record);
+        socket.data = { buffer: Buffer.alloc(0), pending: [], closed: false, busy: false, conn: { socket, record }, onClose: [] };
+      },
+      data(socket, chunk) {
+        const state = socket.data;
+        state.buffer = Buffer.concat([state.buffer, chunk]);
+        void pump(fake, state);
+      },
+      drain(socket) {
+        flush(socket.data);
+      },
+      close(socket) {
+        const state = socket.data;
+        state.closed = true;
+        state.conn.record.closedAt = performance.now();
+        for (const f of state.onClose) f();
+      },
+      error(socket) {
+        socket.data.closed = true;
+      },
+    },
+  });
+  fake.port = listener.port;
+  fake.baseUrl = `http://127.0.0.1:${listener.port}/v1`;
+  return fake;
+}
+
+/** Parse as many whole requests as the buffer holds and answer them in order. */
+async function pump(fake: FakeUpstream, state: ConnState): Promise<void> {
+  if (state.busy) return;
+  state.busy = true;
+  try {
+    for (;;) {
+      const headerEnd = state.buffer.indexOf("\r\n\r\n");
+      if (headerEnd === -1) return;
+      const head = state.buffer.subarray(0, headerEnd).toString("latin1");
+      const [requestLine, ...headerLines] = head.split("\r\n");
+      const [method = "", target = ""] = (requestLine ?? "").split(" ");
+      const headers: Record<string, string> = {};
+      for (const line of headerLines) {
+        const colon = line.indexOf(":");
+        if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+      }
+      const length = Number(headers["content-length"] ?? 0);
+      if (state.buffer.length < headerEnd + 4 + length) return;
+      const body = state.buffer.subarray(headerEnd + 4, headerEnd + 4 + length).toString("utf8");
+      state.buffer = state.buffer.subarray(headerEnd + 4 + length);
+      let json: Record<string, unknown> | undefined;
+      try {
+        json = body ? JSON.parse(body) : undefined;
+      } catch {
+        json = undefined;
+      }
+      const path = target.split("?")[0] ?? target;
+      fake.journal.push({ method, path, headers, body, json, at: performance.now() });
+      const keepOpen = await answer(fake, state, method, path, json);
+      if (!keepOpen || state.closed) return;
+    }
+  } finally {
+    state.busy = false;
+  }
+}
+
+function write(state: ConnState, data: string | Uint8Array): void {
+  if (state.closed) return;
+  const bytes = typeof data === "string" ? Buffer.from(encoder.encode(data)) : Buffer.from(data);
+  if (state.pending.length > 0) {
+    state.pending.push(bytes);
+    return;
+  }
+  const written = state.conn.socket.write(bytes);
+  if (written < bytes.length) state.pending.push(bytes.subarray(Math.max(0, written)));
+}
+
+function flush(state: ConnState): void {
+  while (state.pending.length > 0 && !state.closed) {
+    const next = state.pending[0]!;
+    const written = state.conn.socket.write(next);
+    if (written < next.length) {
+      state.pending[0] = next.subarray(Math.max(0, written));
+      return;
+    }
+    state.pending.shift();
+  }
+}
+
+function head(status: number, headers: Record<string, string>): string {
+  const lines = [`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? "Status"}`];
+  for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
+  return `${lines.join("\r\n")}\r\n\r\n`;
+}
+
+const STATUS_TEXT: Record<number, string> = { 200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 408: "Request Timeout", 413: "Payload Too Large", 422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 529: "Overloaded" };
+
+function sendJson(state: ConnState, status: number, value: unknown, extra: Record<string, string> = {}): void {
+  const body = Buffer.from(JSON.stringify(value));
+  write(state, head(status, { "content-type": "application/json", "content-length": String(body.length), ...extra }));
+  write(state, body);
+}
+
+function chunk(state: ConnState, text: string): void {
+  const bytes = Buffer.from(encoder.encode(text));
+  write(state, `${bytes.length.toString(16)}\r\n`);
+  write(state, bytes);
+  write(state, "\r\n");
+}
+
+function endChunked(state: ConnState): void {
+  write(state, "0\r\n\r\n");
+}
+
+function scenarioFor(fake: FakeUpstream, json: Record<string, unknown> | undefined): string {
+  const marker = /#fake:([\w:=.,-]+)/.exec(lastUserText(json));
+  if (marker) return marker[1]!;
+  return fake.queue.shift() ?? fake.mode;
+}
+
+function lastUserText(json: Record<string, unknown> | undefined): string {
+  const messages = (json?.messages ?? json?.input) as unknown;
+  if (typeof messages === "string") return messages;
+  if (!Array.isArray(messages)) return "";
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i] as { role?: string; content?: unknown };
+    if (m?.role !== "user") continue;
+    if (typeof m.content === "string") return m.content;
+    if (Array.isArray(m.content)) return m.content.map((p: { text?: string }) => p?.text ?? "").join(" ");
+  }
+  return "";
+}
+
+/** Answers one request; returns whether the connection stays usable for the next one. */
+async function answer(fake: FakeUpstream, state: ConnState, method: string, path: string, json: Record<string, unknown> | undefined): Promise<boolean> {
+  if (method === "GET" && path.endsWith("/models")) {
+    sendJson(state, 200, { object: "list", data: fake.models.map((id) => ({ id, object: "model", created: 1700000000, owned_by: fake.name })) });
+    return true;
+  }
+  if (method !== "POST" || !path.endsWith("/chat/completions")) {
+    sendJson(state, 404, { error: { message: `no route ${method} ${path}`, type: "invalid_request_error", code: "not_found" } });
+    return true;
+  }
+
+  const scenario = scenarioFor(fake, json);
+  const [kind = "ok", arg, extra] = scenario.split(":");
+  const stream = json?.stream === true;
+  const model = String(json?.model ?? "unknown");
+
+  switch (kind) {
+    case "status": {
+      const status = Number(arg ?? 500);
+      const headers: Record<string, string> = {};
+      const retryAfter = /retry-after=([\d.]+)/.exec(extra ?? "")?.[1];
+      if (retryAfter) headers["retry-after"] = retryAfter;
+      sendJson(state, status, errorBody(status), headers);
+      return true;
+    }
+    case "reset-before-headers":
+      state.conn.socket.terminate();
+      return false;
+    case "silent":
+      return false;
+    case "slow-headers":
+      await sleep(Number(arg ?? 1000));
+      break;
+  }
+
+  if (!stream) {
+    sendJson(state, 200, completion(fake, model));
+    return true;
+  }
+  if (kind === "json-for-stream") {
+    sendJson(state, 200, completion(fake, model));
+    return true;
+  }
+
+  write(state, head(200, { "content-type": "text/event-stream", "transfer-encoding": "chunked", "cache-control": "no-cache" }));
+  const id = `chatcmpl-${fake.name}-${fake.journal.length}`;
+  const base = { id, object: "chat.completion.chunk", created: 1700000000, model, system_fingerprint: "fp_fake" };
+  const includeUsage = (json?.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+  const frame = (choices: unknown[], usage?: unknown) => `data: ${JSON.stringify({ ...base, choices, ...(includeUsage ? { usage: usage ?? null } : {}) })}\n\n`;
+  const contentFrames = fake.textChunks.map((text) => frame([{ index: 0, delta: { content: text }, finish_reason: null }]));
+  const role = frame([{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }]);
+  const finish = frame([{ index: 0, delta: {}, finish_reason: kind === "tools" ? "tool_calls" : "stop" }]);
+  const usageFrame = includeUsage ? frame([], { ...fake.usage, total_tokens: fake.usage.prompt_tokens + fake.usage.completion_tokens }) : "";
+  const n = Number(arg ?? 1);
+
+  switch (kind) {
+    case "slow-first-token":
+      chunk(state, role);
+      await sleep(Number(arg ?? 1000));
+      for (const f of contentFrames) chunk(state, f);
+      chunk(state, finish + usageFrame + "data: [DONE]\n\n");
+      endChunked(state);
+      return true;
+    case "error-before-token":
+      chunk(state, role);
+      chunk(state, `data: ${JSON.stringify({ error: { message: "model overloaded", type: "server_error", code: "overloaded" } })}\n\n`);
+      endChunked(state);
+      return true;
+    case "end-before-token":
+      chunk(state, role);
+      endChunked(state);
+      return true;
+    case "cut-after":
+      chunk(state, role);
+      for (const f of contentFrames.slice(0, n)) chunk(state, f);
+      await sleep(20);
+      state.conn.socket.end();
+      return false;
+    case "reset-after":
+      chunk(state, role);
+      for (const f of contentFrames.slice(0, n)) chunk(state, f);
+      await sleep(20);
+      state.conn.socket.terminate();
+      return false;
+    case "end-after":
+      chunk(state, role);
+      for (const f of contentFrames.slice(0, n)) chunk(state, f);
+      endChunked(state);
+      return true;
+    case "stall-after":
+      chunk(state, role);
+      for (const f of contentFrames.slice(0, n)) chunk(state, f);
+      return false;
+    case "stall-before-token":
+      chunk(state, role);
+      return false;
+    case "malformed-after":
+      chunk(state, role);
+      for (const f of contentFrames.slice(0, n)) chunk(state, f);
+      chunk(state, 'data: {"id":"x","choices":[{"delta":{"content":"oops"\n\n');
+      endChunked(state);
+      return true;
+    case "malformed-before-token":
+      chunk(state, role);
+      chunk(state, "data: {not json\n\n");
+      endChunked(state);
+      return true;
+    case "error-after":
+      chunk(state, role);
+      for (const f of contentFrames.slice(0, n)) chunk(state, f);
+      chunk(state, `data: ${JSON.stringify({ error: { message: "the GPU fell over", type: "server_error", code: null } })}\n\n`);
+      endChunked(state);
+      return true;
+    case "no-done":
+      chunk(state, role + contentFrames.join("") + finish + usageFrame);
+      endChunked(state);
+      return true;
+    case "endless": {
+      let stopped = false;
+      state.onClose.push(() => {
+        stopped = true;
+      });
+      chunk(state, role);
+      for (let i = 0; !stopped && i < 100000; i++) {
+        chunk(state, frame([{ index: 0, delta: { content: `tick${i} ` }, finish_reason: null }]));
+        await sleep(25);
+      }
+      return false;
+    }
+    case "tools": {
+      chunk(state, role);
+      const calls = [
+        { id: "call_weather", name: "get_weather", args: ['{"city"', ':"Paris"}'] },
+        { id: "call_time", name: "get_time", args: ['{"tz":', '"Europe/Paris"}'] },
+      ];
+      calls.forEach((call, index) => {
+        chunk(state, frame([{ index: 0, delta: { tool_calls: [{ index, id: call.id, type: "function", function: { name: call.name, arguments: "" } }] }, finish_reason: null }]));
+        for (const part of call.args) chunk(state, frame([{ index: 0, delta: { tool_calls: [{ index, function: { arguments: part } }] }, finish_reason: null }]));
+      });
+      chunk(state, finish + usageFrame + "data: [DONE]\n\n");
+      endChunked(state);
+      return true;
+    }
+    case "crlf":
+      chunk(state, (role + contentFrames.join("") + finish + usageFrame + "data: [DONE]\n\n").replace(/\n/g, "\r\n"));
+      endChunked(state);
+      return true;
+    case "split": {
+      // One event split across many writes, a multi-byte character split in two.
+      const all = Buffer.from(encoder.encode(role + frame([{ index: 0, delta: { content: "héllo wörld ✓" }, finish_reason: null }]) + finish + usageFrame + "data: [DONE]\n\n"));
+      for (let i = 0; i < all.length; i += 7) {
+        const piece = all.subarray(i, i + 7);
+        write(state, `${piece.length.toString(16)}\r\n`);
+        write(state, piece);
+        write(state, "\r\n");
+        await sleep(1);
+      }
+      endChunked(state);
+      return true;
+    }
+    default:
+      chunk(state, role);
+      for (const f of contentFrames) chunk(state, f);
+      chunk(state, finish + usageFrame + "data: [DONE]\n\n");
+      endChunked(state);
+      return true;
+  }
+}
+
+function completion(fake: FakeUpstream, model: string) {
+  return {
+    id: `chatcmpl-${fake.name}-${fake.journal.length}`,
+    object: "chat.completion",
+    created: 1700000000,
+    model,
+    choices: [{ index: 0, message: { role: "assistant", content: fake.textChunks.join("") }, finish_reason: "stop", logprobs: null }],
+    usage: { ...fake.usage, total_tokens: fake.usage.prompt_tokens + fake.usage.completion_tokens },
+    system_fingerprint: "fp_fake",
+  };
+}
+
+function errorBody(status: number) {
+  const type = status === 429 ? "rate_limit_exceeded" : status >= 500 ? "server_error" : status === 401 ? "invalid_api_key" : "invalid_request_error";
+  return { error: { message: `fake upstream says ${status}`, type, code: type, param: null } };
+}
