@@ -111,12 +111,12 @@ export function substituteVariables(text: string, env: Record<string, string | u
 
 export function parseConfigText(text: string, file: string, env: Record<string, string | undefined>): Omit<LoadedConfig, "path"> {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   const locate = new Locator(doc, lineCounter, file);
 
   const syntax = doc.errors.map((e): ConfigProblem => {
     const pos = e.linePos?.[0];
-    return { severity: "error", file, line: pos?.line ?? 0, column: pos?.col ?? 0, message: `invalid YAML: ${firstLine(e.message)}` };
+    return { severity: "error", file, line: pos?.line ?? 0, column: pos?.col ?? 0, message: `invalid YAML: ${e.message.replace(/ at line \d+, column \d+:[\s\S]*$/, "")}` };
   });
   if (syntax.length > 0) throw new ConfigError(syntax);
 
@@ -171,7 +171,8 @@ function semanticProblems(config: ConfigFile, locate: Locator): ConfigProblem[] 
   const providerIds = new Set([...Object.keys(config.providers ?? {}), ...BUILTIN_IDS]);
 
   const listen = config.server?.listen;
-  if (listen !== undefined) {
+  // An empty listen comes from an unset ${VAR}, reported on its own.
+  if (listen !== undefined && listen !== "") {
     const parsedListen = parseListen(listen);
     if (!parsedListen) {
       problems.push({ ...locate.at(["server", "listen"]), severity: "error", message: `server.listen '${listen}' is not HOST:PORT`, hint: "for example 127.0.0.1:4356" });
@@ -370,8 +371,4 @@ function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function firstLine(text: string): string {
-  return text.split("\n")[0] ?? text;
 }

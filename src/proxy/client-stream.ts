@@ -54,6 +54,8 @@ export interface StreamOutcome {
 
 export interface ClientStreamOptions {
   keepaliveMs: number;
+  /** Headers went out before the commit: start with a keep-alive so the client sees bytes. */
+  early: boolean;
   /** Frame for failures that happen before anything could commit (early-headers mode). */
   errorFrame: (error: BitRouterError) => string;
   onDone: (outcome: StreamOutcome, relay: StreamRelay | undefined) => void;
@@ -87,6 +89,7 @@ export function clientStream(pending: Promise<OpenStream>, options: ClientStream
 
   return new ReadableStream<Uint8Array>({
     async start(controller) {
+      if (options.early) write(controller, KEEPALIVE_FRAME);
       keepalive = setInterval(
         () => {
           if (!closed && performance.now() - lastWrite >= options.keepaliveMs) write(controller, KEEPALIVE_FRAME);
@@ -107,6 +110,8 @@ export function clientStream(pending: Promise<OpenStream>, options: ClientStream
       }
       write(controller, open.relay.take());
       if (open.relay.failure) {
+        // It failed in the same read that committed it (content, then an error).
+        open.response.cancel("failed mid-stream");
         finish(controller, failureOutcome(open.relay.failure), open.relay.errorFrame(streamError(open.relay.failure)));
       } else if (open.relay.complete) {
         open.response.cancel("complete");

@@ -108,6 +108,7 @@ export async function proxyRequest(inbound: InboundRequest, resolution: Resoluti
   }
   const body = clientStream(pending, {
     keepaliveMs: deps.settings.keepaliveMs,
+    early: first === "early",
     errorFrame: deps.errorFrame,
     onDone: (outcome, relay) => finished({ candidate, status: outcome.status, usage: relay?.usage, ttftMs, error: outcome.error }),
   });

@@ -5,7 +5,8 @@
 export class SseSplitter {
   private readonly decoder = new TextDecoder();
   private buffer = "";
-  private pendingCR = false;
+  /** The last chunk ended in \r: a \n opening the next one belongs to the same line end. */
+  private skipLF = false;
 
   /** Feed bytes; returns the complete event blocks (text between blank lines, no trailing blank line). */
   push(bytes: Uint8Array): string[] {
@@ -14,14 +15,8 @@ export class SseSplitter {
 
   pushText(input: string): string[] {
     let text = input;
-    if (this.pendingCR) {
-      text = `\r${text}`;
-      this.pendingCR = false;
-    }
-    if (text.endsWith("\r")) {
-      this.pendingCR = true;
-      text = text.slice(0, -1);
-    }
+    if (this.skipLF && text.charCodeAt(0) === 10) text = text.slice(1);
+    this.skipLF = text.endsWith("\r");
     if (text.includes("\r")) text = text.replace(/\r\n?/g, "\n");
     this.buffer += text;
 
@@ -41,9 +36,9 @@ export class SseSplitter {
 
   /** What is left when the stream ends: a last event without its blank line, if any. */
   flush(): string | null {
-    const rest = (this.buffer + this.decoder.decode() + (this.pendingCR ? "\n" : "")).replace(/\n+$/, "");
+    const rest = (this.buffer + this.decoder.decode()).replace(/\n+$/, "");
     this.buffer = "";
-    this.pendingCR = false;
+    this.skipLF = false;
     return rest.trim() === "" ? null : rest;
   }
 }

@@ -16,7 +16,7 @@ export interface RunningBitRouter {
   /** Everything written to stdout / stderr so far. */
   stdout(): string;
   stderr(): string;
-  /** SIGTERM and wait for the exit code. */
+  /** SIGTERM and wait for the exit code; rejects if the process does not exit within 4 s (a leak). */
   stop(): Promise<number>;
 }
 
@@ -83,7 +83,12 @@ export async function startBitRouter(options: { config?: string; env?: Record<st
     stderr: () => err,
     async stop() {
       if (proc.exitCode === null) proc.kill("SIGTERM");
-      return proc.exited;
+      const exited = await Promise.race([proc.exited, Bun.sleep(4000).then(() => null)]);
+      if (exited === null) {
+        proc.kill("SIGKILL");
+        throw new Error(`bitrouter did not exit within 4 s of SIGTERM (something was left running).\nstderr:\n${err.slice(-2000)}`);
+      }
+      return exited;
     },
   };
 }

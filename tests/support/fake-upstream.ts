@@ -14,6 +14,8 @@ export interface JournalEntry {
   body: string;
   json: Record<string, unknown> | undefined;
   at: number;
+  /** The TCP connection the request came on (pooled connections carry many requests). */
+  connection: ConnectionRecord;
 }
 
 export interface ConnectionRecord {
@@ -144,7 +146,7 @@ async function pump(fake: FakeUpstream, state: ConnState): Promise<void> {
         json = undefined;
       }
       const path = target.split("?")[0] ?? target;
-      fake.journal.push({ method, path, headers, body, json, at: performance.now() });
+      fake.journal.push({ method, path, headers, body, json, at: performance.now(), connection: state.conn.record });
       const keepOpen = await answer(fake, state, method, path, json);
       if (!keepOpen || state.closed) return;
     }

@@ -1,0 +1,191 @@
+import { describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ConfigError, type ConfigProblem, locateConfig, parseConfigText, substituteVariables } from "../../src/config/load.ts";
+
+function problems(text: string, env: Record<string, string> = {}): ConfigProblem[] {
+  try {
+    parseConfigText(text, "bitrouter.yaml", env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe("${VAR} substitution", () => {
+  test("substitutes set variables and defaults, reports unset ones", () => {
+    const env = { KEY: "sk-1", EMPTY: "" };
+    expect(substituteVariables("${KEY}", env)).toEqual({ value: "sk-1", unset: [], used: ["KEY"] });
+    expect(substituteVariables("x-${MISSING:-fallback}-y", env).value).toBe("x-fallback-y");
+    expect(substituteVariables("${MISSING}", env)).toEqual({ value: "", unset: ["MISSING"], used: [] });
+    // Set-but-empty counts as unset, as `${VAR:-default}` does in a shell.
+    expect(substituteVariables("${EMPTY}", env).unset).toEqual(["EMPTY"]);
+    expect(substituteVariables("${EMPTY:-d}", env).value).toBe("d");
+    // Not a reference: left alone.
+    expect(substituteVariables("cost: $5 and ${unclosed", env).value).toBe("cost: $5 and ${unclosed");
+  });
+
+  test("comments are never substituted, so a commented-out reference to an unset variable is harmless", () => {
+    const loaded = parseConfigText(
+      `# api_key: \${NEVER_SET}
+providers:
+  openrouter:
+    api_key: \${OR_KEY}   # \${ALSO_NEVER_SET}
+`,
+      "f.yaml",
+      { OR_KEY: "sk-or" },
+    );
+    expect(loaded.unset).toEqual([]);
+    expect(loaded.config.providers?.openrouter?.api_key).toBe("sk-or");
+    expect(loaded.substituted).toEqual([{ path: ["providers", "openrouter", "api_key"], name: "OR_KEY" }]);
+  });
+
+  test("an unset variable in a provider is recorded, not fatal", () => {
+    const loaded = parseConfigText("providers:\n  openrouter:\n    api_key: ${OPENROUTER_API_KEY}\n", "f.yaml", {});
+    expect(loaded.unset).toEqual([{ path: ["providers", "openrouter", "api_key"], name: "OPENROUTER_API_KEY" }]);
+  });
+
+  test("an unset variable where nothing can degrade gracefully is an error with a fix", () => {
+    const [p] = problems("server:\n  listen: ${LISTEN}\n");
+    expect(p?.message).toContain("LISTEN is not set");
+    expect(p?.line).toBe(2);
+    expect(p?.hint).toContain("${LISTEN:-value}");
+  });
+
+  test("an unset API key is dropped with a warning", () => {
+    const loaded = parseConfigText('server:\n  api_keys: ["${BR_KEY}", "static-key"]\n', "f.yaml", {});
+    expect(loaded.config.server?.api_keys).toEqual(["", "static-key"]);
+    expect(loaded.warnings[0]?.message).toContain("BR_KEY is not set");
+  });
+
+  test("a substituted number or boolean is read as one", () => {
+    const loaded = parseConfigText("upstream:\n  timeouts:\n    read_secs: ${READ:-42}\nserver:\n  skip_auth: ${SKIP:-true}\n", "f.yaml", {});
+    expect(loaded.config.upstream?.timeouts?.read_secs).toBe(42);
+    expect(loaded.config.server?.skip_auth).toBe(true);
+  });
+});
+
+describe("validation", () => {
+  test("an empty file is valid", () => {
+    expect(parseConfigText("", "f.yaml", {}).config).toEqual({});
+    expect(parseConfigText("# only a comment\nproviders:\n", "f.yaml", {}).config.providers).toBeNull();
+  });
+
+  test("a misspelt key names its line and column and the key meant", () => {
+    const text = "providers:\n  openrouter:\n    api_bse: https://openrouter.ai/api/v1\n";
+    const [p] = problems(text);
+    expect(p).toMatchObject({ file: "bitrouter.yaml", line: 3, column: 5, severity: "error" });
+    expect(p?.message).toBe("unknown key 'api_bse' in providers.openrouter");
+    expect(p?.hint).toBe("did you mean 'api_base'?");
+  });
+
+  test("every problem is reported at once, in file order", () => {
+    const text = `server:
+  lisen: 127.0.0.1:4356
+providers:
+  ollama:
+    api_base: http://localhost:11434/v1
+    api_protocol: chat_completion
+models:
+  smart:
+    strategy: priorty
+    endpoints:
+      - { provider: olama, service_id: llama3.1 }
+`;
+    const found = problems(text);
+    expect(found.map((p) => [p.line, p.hint])).toEqual([
+      [2, "did you mean 'listen'?"],
+      [6, "did you mean 'chat_completions'?"],
+      [9, "did you mean 'priority'?"],
+      [11, "did you mean 'ollama'?"],
+    ]);
+  });
+
+  test("keys of the original BitRouter are accepted with a warning", () => {
+    const loaded = parseConfigText(
+      "database:\n  url: sqlite://x.db\nproviders:\n  ollama:\n    api_base: http://localhost:11434/v1\n    derives: openai\n    models:\n      - id: llama3.1\n        pricing: {}\n",
+      "f.yaml",
+      {},
+    );
+    expect(loaded.warnings.map((w) => [w.line, w.message])).toEqual([
+      [1, "'database' is a key of the original BitRouter that this version ignores"],
+      [6, "'providers.ollama.derives' is a key of the original BitRouter that this version ignores"],
+      [9, "'providers.ollama.models.0.pricing' is a key of the original BitRouter that this version ignores"],
+    ]);
+    expect(loaded.config.providers?.ollama?.models?.[0]).toEqual({ id: "llama3.1" });
+  });
+
+  test("api_protocol accepts a bare protocol, pattern lists and the registry's aliases", () => {
+    const loaded = parseConfigText(
+      `providers:
+  a:
+    api_base: http://a.example/v1
+    api_protocol: openai
+  b:
+    api_base: http://b.example/v1
+    api_protocol:
+      - "claude-*": messages
+      - "*": [chat_completions, responses]
+`,
+      "f.yaml",
+      {},
+    );
+    expect(loaded.config.providers?.a?.api_protocol).toEqual([{ pattern: "*", protocols: ["chat_completions"] }]);
+    expect(loaded.config.providers?.b?.api_protocol).toEqual([
+      { pattern: "claude-*", protocols: ["messages"] },
+      { pattern: "*", protocols: ["chat_completions", "responses"] },
+    ]);
+  });
+
+  test("a provider that is not built in needs an api_base; a near miss of a built-in is suggested", () => {
+    const [p] = problems("providers:\n  openruter: {}\n");
+    expect(p?.line).toBe(2);
+    expect(p?.message).toContain("'openruter' is not built in");
+    expect(p?.hint).toContain("did you mean the built-in 'openrouter'?");
+  });
+
+  test("YAML syntax errors carry their position", () => {
+    const [p] = problems("providers:\n  ollama: {api_base: x\n");
+    expect(p?.message).toStartWith("invalid YAML");
+    expect(p?.line).toBeGreaterThan(0);
+  });
+
+  test("duplicate keys are an error", () => {
+    expect(problems("server:\n  listen: 127.0.0.1:1\n  listen: 127.0.0.1:2\n")[0]?.message).toContain("invalid YAML");
+  });
+
+  test("a non-loopback listen with auth off is refused", () => {
+    const [p] = problems("server:\n  listen: 0.0.0.0:4356\n");
+    expect(p?.message).toContain("not a loopback address");
+    expect(p?.hint).toContain("api_keys");
+    // With keys, auth is on by default and the address is fine.
+    expect(problems('server:\n  listen: 0.0.0.0:4356\n  api_keys: ["k"]\n')).toEqual([]);
+  });
+
+  test("wrong types say what was expected", () => {
+    const [p] = problems("upstream:\n  timeouts:\n    read_secs: soon\n");
+    expect(p?.line).toBe(3);
+    expect(p?.message).toContain("upstream.timeouts.read_secs");
+  });
+});
+
+describe("locating the config file", () => {
+  test("-c must exist; then ./bitrouter.yaml, $BITROUTER_HOME, ~/.bitrouter, none", () => {
+    const root = mkdtempSync(join(tmpdir(), "locate-"));
+    const cwd = join(root, "cwd");
+    const home = join(root, "home");
+    const brHome = join(root, "brhome");
+    for (const d of [cwd, join(home, ".bitrouter"), brHome]) mkdirSync(d, { recursive: true });
+    const env = { BITROUTER_HOME: brHome };
+    expect(locateConfig({ cwd, env, homeDir: home })).toBeNull();
+    writeFileSync(join(home, ".bitrouter", "bitrouter.yaml"), "");
+    expect(locateConfig({ cwd, env, homeDir: home })).toBe(join(home, ".bitrouter", "bitrouter.yaml"));
+    writeFileSync(join(brHome, "bitrouter.yaml"), "");
+    expect(locateConfig({ cwd, env, homeDir: home })).toBe(join(brHome, "bitrouter.yaml"));
+    writeFileSync(join(cwd, "bitrouter.yaml"), "");
+    expect(locateConfig({ cwd, env, homeDir: home })).toBe(join(cwd, "bitrouter.yaml"));
+    expect(() => locateConfig({ explicit: "nope.yaml", cwd, env, homeDir: home })).toThrow(ConfigError);
+  });
+});
