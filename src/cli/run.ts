@@ -39,6 +39,13 @@ Options: --version, and --help on every command.
 `;
 }
 
+/** Whether these arguments start the server (bare `bitrouter`, flags only, or `serve`). */
+export function startsServer(argv: string[]): boolean {
+  const [first] = argv;
+  if (argv.includes("--help") || argv.includes("-h")) return false;
+  return first === undefined || first === "serve" || (first.startsWith("-") && first !== "--version" && first !== "-v");
+}
+
 export async function runCli(argv: string[], io: Io): Promise<number> {
   const [first, second] = argv;
   if (first === "--version" || first === "-v" || first === "version") {

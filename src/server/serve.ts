@@ -7,6 +7,8 @@ export interface ServeOptions {
   host: string;
   port: number;
   bodyLimitBytes: number;
+  /** Bun's per-connection idle timer, seconds (default 60). */
+  idleTimeoutSecs?: number;
 }
 
 export interface RunningServer {
@@ -21,7 +23,7 @@ export function startServer(app: Hono<AppEnv>, options: ServeOptions): RunningSe
     port: options.port,
     // Idle keep-alive and slow clients are reclaimed after a minute; inference routes turn
     // the timer off for their own request (disableIdleTimeout) and rely on our deadlines.
-    idleTimeout: 60,
+    idleTimeout: options.idleTimeoutSecs ?? 60,
     development: false,
     // Our own limit (server/request-body.ts) answers first, with a JSON error.
     maxRequestBodySize: options.bodyLimitBytes + 1024 * 1024,

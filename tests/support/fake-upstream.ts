@@ -285,6 +285,14 @@ async function answer(fake: FakeUpstream, state: ConnState, method: string, path
       chunk(state, finish + usageFrame + "data: [DONE]\n\n");
       endChunked(state);
       return true;
+    case "pause-after":
+      chunk(state, role);
+      for (const f of contentFrames.slice(0, n)) chunk(state, f);
+      await sleep(Number(extra ?? 1000));
+      for (const f of contentFrames.slice(n)) chunk(state, f);
+      chunk(state, finish + usageFrame + "data: [DONE]\n\n");
+      endChunked(state);
+      return true;
     case "error-before-token":
       chunk(state, role);
       chunk(state, `data: ${JSON.stringify({ error: { message: "model overloaded", type: "server_error", code: "overloaded" } })}\n\n`);
