@@ -1,5 +1,5 @@
-// The contract between the commit gate (proxy/stream.ts) and a protocol: something that turns
-// upstream SSE event blocks into client frames and says what it saw on the way.
+// The contract between the commit gate (proxy/client-stream.ts) and a protocol: something that
+// turns the upstream body into client frames and says what it saw on the way.
 import type { BitRouterError } from "../errors.ts";
 
 export interface Usage {
@@ -11,13 +11,16 @@ export interface Usage {
   reasoningTokens?: number;
 }
 
+/** Client frames in order: text, or upstream bytes passed on as they came. */
+export type Frames = (string | Uint8Array)[];
+
 export interface StreamRelay {
-  /** Feed one upstream event block (text between blank lines). */
-  push(block: string): void;
+  /** Feed upstream body bytes, cut anywhere (the relay finds the event boundaries). */
+  push(chunk: Uint8Array): void;
   /** The upstream body ended cleanly. Closing frames are added; a truncation sets `failure`. */
   end(): void;
   /** The client frames produced so far, emptied by each call. */
-  take(): string;
+  take(): Frames;
   /** A content token (text, reasoning, tool call) or a clean finish was seen. */
   readonly committed: boolean;
   /** The upstream said it was done (finish reason or terminator). */

@@ -1,48 +1,41 @@
 // The commit gate and the pump. Upstream events are held until the first content token
 // (so a failed attempt never leaks to the client and failover stays invisible); after that
-// they are relayed as they arrive, pulled by the client so backpressure holds. A failure after
-// commit ends the stream with the protocol's own error frame, never a clean truncated end.
+// they are relayed as they arrive, with backpressure from the client. A failure after commit
+// ends the stream with the protocol's own error frame, never a clean truncated end.
 import { BitRouterError } from "../errors.ts";
-import type { StreamRelay } from "../protocols/relay.ts";
+import type { Frames, StreamRelay } from "../protocols/relay.ts";
 import { ClientGone } from "../routing/failover.ts";
-import type { ReadResult, UpstreamFailure, UpstreamResponse } from "../upstream/client.ts";
-import { KEEPALIVE_FRAME, SseSplitter } from "../upstream/sse.ts";
+import type { UpstreamFailure, UpstreamResponse } from "../upstream/client.ts";
+import { KEEPALIVE_FRAME } from "../upstream/sse.ts";
 
 export interface OpenStream {
   response: UpstreamResponse;
   relay: StreamRelay;
-  splitter: SseSplitter;
 }
 
 export type GateResult = { ok: true; stream: OpenStream } | { ok: false; reason: string; timeout: boolean };
 
 /** Read until the relay commits, fails, or the stream ends. */
 export async function commitGate(response: UpstreamResponse, relay: StreamRelay): Promise<GateResult> {
-  const splitter = new SseSplitter();
   for (;;) {
-    let chunk: ReadResult;
+    let chunks: Uint8Array[] | null;
     try {
-      chunk = await response.read();
+      chunks = await response.readBatch();
     } catch (err) {
       const failure = err as UpstreamFailure;
       return { ok: false, reason: `${failure.message} (before the first token)`, timeout: failure.kind === "timeout" };
     }
-    if (chunk.done) {
-      const last = splitter.flush();
-      if (last !== null) relay.push(last);
-      if (!relay.failure) relay.end();
-      if (relay.committed) return { ok: true, stream: { response, relay, splitter } };
+    if (chunks === null) {
+      relay.end();
+      if (relay.committed) return { ok: true, stream: { response, relay } };
       return { ok: false, reason: relay.failure ?? "upstream stream ended before its first token", timeout: false };
     }
-    for (const block of splitter.push(chunk.value)) {
-      relay.push(block);
-      if (relay.failure) break;
-    }
+    for (const chunk of chunks) relay.push(chunk);
     if (relay.failure && !relay.committed) {
       response.cancel("failed before first token");
       return { ok: false, reason: relay.failure, timeout: false };
     }
-    if (relay.committed) return { ok: true, stream: { response, relay, splitter } };
+    if (relay.committed) return { ok: true, stream: { response, relay } };
   }
 }
 
@@ -65,103 +58,102 @@ export interface ClientStreamOptions {
  * The client's body. `pending` resolves to the committed stream (already resolved in the
  * usual case; still walking the chain when headers went out early) or rejects with the
  * chain's final error. Keep-alive comments fill silences longer than `keepaliveMs`.
+ *
+ * A Bun direct stream: frames are written to the socket as they are, with no queue in between,
+ * and a write that reports backpressure is awaited before more is read from the source.
  */
 export function clientStream(pending: Promise<OpenStream>, options: ClientStreamOptions): ReadableStream<Uint8Array> {
-  const encoder = new TextEncoder();
   let open: OpenStream | undefined;
   let closed = false;
   let lastWrite = performance.now();
   let keepalive: ReturnType<typeof setInterval> | undefined;
+  let sink: ReadableStreamDirectController | undefined;
 
-  const finish = (controller: ReadableStreamDefaultController<Uint8Array>, outcome: StreamOutcome, tail = "") => {
+  const finish = (outcome: StreamOutcome, tail: Frames = []) => {
     if (closed) return;
     closed = true;
     clearInterval(keepalive);
-    if (tail) controller.enqueue(encoder.encode(tail));
-    controller.close();
+    for (const frame of tail) sink?.write(frame);
+    sink?.close();
     options.onDone(outcome, open?.relay);
   };
-  const write = (controller: ReadableStreamDefaultController<Uint8Array>, text: string) => {
-    if (text === "" || closed) return;
-    lastWrite = performance.now();
-    controller.enqueue(encoder.encode(text));
+  /** Writes now; true when the client has room for more (or a promise of it), false once it is gone. */
+  const write = (frames: Frames): boolean | Promise<boolean> => {
+    if (closed || !sink) return !closed;
+    let pending: Promise<number> | undefined;
+    for (const frame of frames) {
+      const written = sink.write(frame);
+      if (written === 0) return false;
+      if (typeof written !== "number") pending = written;
+    }
+    if (frames.length > 0) {
+      lastWrite = performance.now();
+      sink.flush();
+    }
+    return pending ? pending.then((n) => n > 0) : true;
+  };
+  const clientGone = () => {
+    open?.response.cancel("client closed the connection");
+    finish({ status: 499, error: "client closed the connection" });
+  };
+
+  const pump = async () => {
+    try {
+      open = await pending;
+    } catch (err) {
+      if (err instanceof ClientGone) return finish({ status: 499, error: err.message });
+      const error = err instanceof BitRouterError ? err : new BitRouterError(502, "upstream_error", "upstream failed", { code: "upstream_failed" });
+      return finish({ status: error.status, error: error.message }, [options.errorFrame(error)]);
+    }
+    const { response, relay } = open;
+    if (closed) return response.cancel("client closed the connection");
+    for (;;) {
+      const frames = relay.take();
+      if (relay.failure) {
+        response.cancel("failed mid-stream");
+        return finish(failureOutcome(relay.failure), [...frames, relay.errorFrame(streamError(relay.failure))]);
+      }
+      if (relay.complete) {
+        response.cancel("complete");
+        return finish({ status: 200 }, frames);
+      }
+      const written = write(frames);
+      if (written === false || (written !== true && !(await written))) return clientGone();
+
+      let chunks: Uint8Array[] | null;
+      try {
+        chunks = await response.readBatch();
+      } catch (err) {
+        const failure = err as UpstreamFailure;
+        if (failure.kind === "client_gone") return finish({ status: 499, error: "client closed the connection" });
+        return finish(failureOutcome(failure.message), [...relay.take(), relay.errorFrame(streamError(failure.message, failure.kind === "timeout"))]);
+      }
+      if (chunks === null) {
+        relay.end();
+        const tail = relay.take();
+        if (relay.failure) return finish(failureOutcome(relay.failure), [...tail, relay.errorFrame(streamError(relay.failure))]);
+        return finish({ status: 200 }, tail);
+      }
+      for (const chunk of chunks) relay.push(chunk);
+    }
   };
 
   return new ReadableStream<Uint8Array>({
-    async start(controller) {
-      if (options.early) write(controller, KEEPALIVE_FRAME);
+    type: "direct",
+    async pull(controller: ReadableStreamDirectController) {
+      sink = controller;
+      if (options.early) write([KEEPALIVE_FRAME]);
       keepalive = setInterval(
         () => {
-          if (!closed && performance.now() - lastWrite >= options.keepaliveMs) write(controller, KEEPALIVE_FRAME);
+          if (!closed && performance.now() - lastWrite >= options.keepaliveMs) write([KEEPALIVE_FRAME]);
         },
         Math.max(50, Math.floor(options.keepaliveMs / 4)),
       );
-      try {
-        open = await pending;
-      } catch (err) {
-        if (err instanceof ClientGone) return finish(controller, { status: 499, error: err.message });
-        const error = err instanceof BitRouterError ? err : new BitRouterError(502, "upstream_error", "upstream failed", { code: "upstream_failed" });
-        finish(controller, { status: error.status, error: error.message }, options.errorFrame(error));
-        return;
-      }
-      if (closed) {
-        open.response.cancel("client closed the connection");
-        return;
-      }
-      write(controller, open.relay.take());
-      if (open.relay.failure) {
-        // It failed in the same read that committed it (content, then an error).
-        open.response.cancel("failed mid-stream");
-        finish(controller, failureOutcome(open.relay.failure), open.relay.errorFrame(streamError(open.relay.failure)));
-      } else if (open.relay.complete) {
-        open.response.cancel("complete");
-        finish(controller, { status: 200 });
-      }
+      await pump();
     },
-
-    async pull(controller) {
-      if (closed || !open) return;
-      const { response, relay, splitter } = open;
-      // Read until there is something to hand over, so each pull makes progress.
-      for (;;) {
-        let chunk: ReadResult;
-        try {
-          chunk = await response.read();
-        } catch (err) {
-          const failure = err as UpstreamFailure;
-          if (failure.kind === "client_gone") return finish(controller, { status: 499, error: "client closed the connection" });
-          write(controller, relay.take());
-          return finish(controller, failureOutcome(failure.message), relay.errorFrame(streamError(failure.message, failure.kind === "timeout")));
-        }
-        if (chunk.done) {
-          const last = splitter.flush();
-          if (last !== null) relay.push(last);
-          if (!relay.failure) relay.end();
-          write(controller, relay.take());
-          if (relay.failure) return finish(controller, failureOutcome(relay.failure), relay.errorFrame(streamError(relay.failure)));
-          return finish(controller, { status: 200 });
-        }
-        for (const block of splitter.push(chunk.value)) {
-          relay.push(block);
-          if (relay.failure || relay.complete) break;
-        }
-        const frames = relay.take();
-        if (relay.failure) {
-          write(controller, frames);
-          response.cancel("failed mid-stream");
-          return finish(controller, failureOutcome(relay.failure), relay.errorFrame(streamError(relay.failure)));
-        }
-        if (relay.complete) {
-          write(controller, frames);
-          response.cancel("complete");
-          return finish(controller, { status: 200 });
-        }
-        if (frames !== "") return write(controller, frames);
-      }
-    },
-
     cancel() {
       // The client went away: stop the upstream at once.
+      if (closed) return;
       closed = true;
       clearInterval(keepalive);
       open?.response.cancel("client closed the connection");

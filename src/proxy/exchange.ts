@@ -29,7 +29,7 @@ export type DecodedJson = { ok: true; answer: JsonAnswer } | { ok: false; reason
 
 export interface Exchange {
   url: string;
-  headers: Headers;
+  headers: Record<string, string>;
   body: string;
   relay(): StreamRelay;
   decodeJson(text: string): DecodedJson;

@@ -11,7 +11,23 @@ export async function readJsonObject(request: Request, limitBytes: number): Prom
   }
   const declared = Number(request.headers.get("content-length") ?? Number.NaN);
   if (declared > limitBytes) throw tooLarge(limitBytes);
+  // A declared length within the limit can be read in one go (Bun's fast path); a chunked body
+  // is counted as it arrives.
+  const text = Number.isFinite(declared) ? await request.text() : await readCounted(request, limitBytes);
+  if (text.trim() === "") throw new BitRouterError(400, "invalid_request_error", "request body is empty; expected a JSON object", { code: "invalid_json" });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new BitRouterError(400, "invalid_request_error", `request body is not valid JSON: ${(err as Error).message}`, { code: "invalid_json" });
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new BitRouterError(400, "invalid_request_error", "request body must be a JSON object", { code: "invalid_json" });
+  }
+  return parsed as Record<string, unknown>;
+}
 
+async function readCounted(request: Request, limitBytes: number): Promise<string> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   if (request.body) {
@@ -27,18 +43,7 @@ export async function readJsonObject(request: Request, limitBytes: number): Prom
       chunks.push(value);
     }
   }
-  const text = new TextDecoder().decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
-  if (text.trim() === "") throw new BitRouterError(400, "invalid_request_error", "request body is empty; expected a JSON object", { code: "invalid_json" });
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    throw new BitRouterError(400, "invalid_request_error", `request body is not valid JSON: ${(err as Error).message}`, { code: "invalid_json" });
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new BitRouterError(400, "invalid_request_error", "request body must be a JSON object", { code: "invalid_json" });
-  }
-  return parsed as Record<string, unknown>;
+  return new TextDecoder().decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
 }
 
 function tooLarge(limitBytes: number): BitRouterError {

@@ -21,7 +21,7 @@ export class UpstreamFailure extends Error {
 export interface UpstreamCall {
   url: string;
   method?: "GET" | "POST";
-  headers: Headers;
+  headers: Record<string, string>;
   body?: string;
   timeouts: Timeouts;
   /** The client's signal: when it aborts, the upstream call is cancelled. */
@@ -35,7 +35,9 @@ export interface UpstreamResponse {
   status: number;
   headers: Headers;
   read(): Promise<ReadResult>;
-  /** The body as text, at most `limit` bytes (the rest is dropped and the body cancelled). */
+  /** Every chunk the body has ready (at least one), or null once it has ended. Fewer awaits than read(). */
+  readBatch(): Promise<Uint8Array[] | null>;
+  /** The whole body as text; with `limit`, at most that many bytes (the rest is dropped). */
   text(limit?: number): Promise<string>;
   cancel(reason?: string): void;
 }
@@ -73,12 +75,13 @@ export function createUpstreamClient(deps: UpstreamClientDeps): UpstreamClient {
       const headerTimers = [
         setTimeout(() => abort(new UpstreamFailure("timeout", `no response headers within read_secs (${readMs / 1000}s)`, "headers")), readMs),
       ];
-      const url = new URL(call.url);
-      if (deps.probe && !usesProxy(url, deps.env ?? {})) {
+      if (deps.probe) {
         const probe = deps.probe;
         // Only a slow call pays for a probe: fast answers clear this timer first.
         headerTimers.push(
           setTimeout(() => {
+            const url = new URL(call.url);
+            if (usesProxy(url, deps.env ?? {})) return;
             probe(url, connectMs).catch((err: Error) => abort(new UpstreamFailure("connect", `cannot connect to ${url.host} within connect_secs (${connectMs / 1000}s): ${err.message}`, "headers")));
           }, connectMs),
         );
@@ -108,7 +111,7 @@ export function createUpstreamClient(deps: UpstreamClientDeps): UpstreamClient {
 
       // The watchdog counts silence only while a read is waiting: a slow client that is not
       // reading (backpressure) is not an upstream silence.
-      const reader = response.body?.getReader();
+      let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
       let readingSince: number | null = null;
       let watchdog: ReturnType<typeof setTimeout> | undefined;
       let finished = false;
@@ -125,16 +128,16 @@ export function createUpstreamClient(deps: UpstreamClientDeps): UpstreamClient {
         clearTimeout(watchdog);
         cleanup();
       };
-      if (reader) armWatchdog(readMs);
+      if (response.body) armWatchdog(readMs);
       else finish();
 
-      const read = async (): Promise<ReadResult> => {
-        if (!reader) return { done: true, value: undefined };
+      /** Waits on `pending` as one read: the watchdog times it, failures become UpstreamFailure. */
+      const watched = async <T>(pending: () => Promise<T>, done: (value: T) => boolean): Promise<T> => {
         readingSince = performance.now();
         try {
-          const result = (await reader.read()) as ReadResult;
-          if (result.done) finish();
-          return result;
+          const value = await pending();
+          if (done(value)) finish();
+          return value;
         } catch (err) {
           finish();
           throw toFailure(err, controller.signal, "body");
@@ -142,12 +145,27 @@ export function createUpstreamClient(deps: UpstreamClientDeps): UpstreamClient {
           readingSince = null;
         }
       };
+      const read = async (): Promise<ReadResult> => {
+        if (!response.body) return { done: true, value: undefined };
+        const current = (reader ??= response.body.getReader() as ReadableStreamDefaultReader<Uint8Array>);
+        return watched(() => current.read() as Promise<ReadResult>, (r) => r.done);
+      };
+      const readBatch = async (): Promise<Uint8Array[] | null> => {
+        if (!response.body) return null;
+        const current = (reader ??= response.body.getReader() as ReadableStreamDefaultReader<Uint8Array>);
+        // Bun's readMany: everything already queued, in one go.
+        const result = await watched(async () => current.readMany(), (r) => r.done);
+        return result.done && result.value.length === 0 ? null : (result.value as Uint8Array[]);
+      };
 
       const upstreamResponse: UpstreamResponse = {
         status: response.status,
         headers: response.headers,
         read,
-        async text(limit = 64 * 1024 * 1024) {
+        readBatch,
+        async text(limit) {
+          // A whole body: Bun's native read, bounded by read_secs as one wait.
+          if (limit === undefined) return watched(() => response.text(), () => true);
           const decoder = new TextDecoder();
           let out = "";
           let size = 0;
@@ -165,7 +183,8 @@ export function createUpstreamClient(deps: UpstreamClientDeps): UpstreamClient {
         },
         cancel(reason = "abandoned") {
           finish();
-          reader?.cancel(reason).catch(() => {});
+          if (reader) reader.cancel(reason).catch(() => {});
+          else response.body?.cancel(reason).catch(() => {});
           if (!controller.signal.aborted) controller.abort(new UpstreamFailure("client_gone", reason, "body"));
         },
       };

@@ -51,7 +51,7 @@ describe("the upstream client's connect deadline", () => {
     silent.mode = "silent";
     const started = performance.now();
     const failure = await client
-      .send({ url: `${silent.baseUrl}/chat/completions`, headers: new Headers({ "content-type": "application/json" }), body: chatBody("m"), timeouts: { connectMs: 300, readMs: 10_000, totalMs: null } })
+      .send({ url: `${silent.baseUrl}/chat/completions`, headers: { "content-type": "application/json" }, body: chatBody("m"), timeouts: { connectMs: 300, readMs: 10_000, totalMs: null } })
       .catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(UpstreamFailure);
     expect((failure as UpstreamFailure).kind).toBe("connect");
@@ -66,7 +66,7 @@ describe("the upstream client's connect deadline", () => {
     const slow = await startFakeUpstream("slow");
     const response = await client.send({
       url: `${slow.baseUrl}/chat/completions`,
-      headers: new Headers({ "content-type": "application/json" }),
+      headers: { "content-type": "application/json" },
       body: chatBody("m", {}, "#fake:slow-headers:600"),
       timeouts: { connectMs: 100, readMs: 5_000, totalMs: null },
     });

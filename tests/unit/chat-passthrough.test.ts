@@ -1,8 +1,34 @@
 import { describe, expect, test } from "bun:test";
 import { BitRouterError } from "../../src/errors.ts";
-import { chatPassthroughRelay } from "../../src/protocols/chat-completions/passthrough.ts";
+import { chatPassthroughRelay as createRelay, type ChatPassthroughOptions } from "../../src/protocols/chat-completions/passthrough.ts";
 
-const chunk = (body: object) => `data: ${JSON.stringify({ id: "c1", object: "chat.completion.chunk", model: "upstream-id", ...body })}`;
+// The relay takes bytes and gives frames (text or the source's bytes); these tests speak text.
+function chatPassthroughRelay(options: ChatPassthroughOptions) {
+  const relay = createRelay(options);
+  const encoder = new TextEncoder();
+  const decoder = new TextDecoder();
+  return {
+    push: (text: string) => relay.push(encoder.encode(text)),
+    take: () => relay.take().map((f) => (typeof f === "string" ? f : decoder.decode(f))).join(""),
+    end: () => relay.end(),
+    errorFrame: relay.errorFrame,
+    get committed() {
+      return relay.committed;
+    },
+    get complete() {
+      return relay.complete;
+    },
+    get failure() {
+      return relay.failure;
+    },
+    get usage() {
+      return relay.usage;
+    },
+  };
+}
+
+// Each event as the source writes it: one data line and a blank line.
+const chunk = (body: object) => `data: ${JSON.stringify({ id: "c1", object: "chat.completion.chunk", model: "upstream-id", ...body })}\n\n`;
 const role = chunk({ choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] });
 const text = (t: string) => chunk({ choices: [{ index: 0, delta: { content: t }, finish_reason: null }] });
 const finish = chunk({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }] });
@@ -18,7 +44,7 @@ describe("Chat pass-through relay", () => {
     const frames = relay.take().trim().split("\n\n");
     expect(frames).toHaveLength(2);
     // Only `model` changes: it echoes what the client asked for.
-    expect(frames[0]).toBe(role.replace('"model":"upstream-id"', '"model":"smart"'));
+    expect(`${frames[0]}\n\n`).toBe(role.replace('"model":"upstream-id"', '"model":"smart"'));
   });
 
   test("a tool call or reasoning commits as well as text", () => {
@@ -33,7 +59,7 @@ describe("Chat pass-through relay", () => {
   test("usage: read always, delivered only when asked", () => {
     for (const deliverUsage of [false, true]) {
       const relay = chatPassthroughRelay({ requestedModel: "m", deliverUsage });
-      for (const f of [role, text("a"), finish, usage, "data: [DONE]"]) relay.push(f);
+      for (const f of [role, text("a"), finish, usage, "data: [DONE]\n\n"]) relay.push(f);
       expect(relay.usage).toEqual({ inputTokens: 5, outputTokens: 2, cachedTokens: 3 });
       expect(relay.take().includes('"choices":[]')).toBe(deliverUsage);
       expect(relay.complete).toBe(true);
@@ -43,11 +69,11 @@ describe("Chat pass-through relay", () => {
   test("an in-band error or a malformed event before the first token is a failure (failover)", () => {
     const errored = chatPassthroughRelay({ requestedModel: "m", deliverUsage: false });
     errored.push(role);
-    errored.push('data: {"error":{"message":"overloaded"}}');
+    errored.push('data: {"error":{"message":"overloaded"}}\n\n');
     expect(errored.failure).toBe("upstream error in stream: overloaded");
     expect(errored.committed).toBe(false);
     const malformed = chatPassthroughRelay({ requestedModel: "m", deliverUsage: false });
-    malformed.push("data: {nope");
+    malformed.push("data: {nope\n\n");
     expect(malformed.failure).toBe("upstream sent a malformed event");
   });
 
@@ -70,12 +96,34 @@ describe("Chat pass-through relay", () => {
     const relay = chatPassthroughRelay({ requestedModel: "m", deliverUsage: false });
     relay.push(role);
     relay.push(text("a"));
-    relay.push(": OPENROUTER PROCESSING");
+    relay.push(": OPENROUTER PROCESSING\n\n");
     relay.push(`event: message\n${text("b")}`);
     const frames = relay.take();
     expect(frames).toContain(": OPENROUTER PROCESSING\n\n");
     expect(frames).not.toContain("event:");
-    relay.push('data: {"error":{"message":"gpu fell over"}}');
+    relay.push('data: {"error":{"message":"gpu fell over"}}\n\n');
     expect(relay.failure).toBe("upstream error in stream: gpu fell over");
+  });
+
+  test("after commit, plain token batches pass whole, patched in one go, even when cut mid-event", () => {
+    const relay = chatPassthroughRelay({ requestedModel: "smart", deliverUsage: true });
+    relay.push(role + text("a"));
+    relay.take();
+    const batch = text("b") + text("c") + finish;
+    relay.push(batch.slice(0, 50));
+    expect(relay.take()).toBe("");
+    relay.push(batch.slice(50) + usage.slice(0, 10));
+    expect(relay.take()).toBe(batch.replaceAll('"model":"upstream-id"', '"model":"smart"'));
+    relay.push(`${usage.slice(10)}data: [DONE]\n\n`);
+    expect(relay.usage?.inputTokens).toBe(5);
+    expect(relay.take()).toBe(`${usage.replace('"model":"upstream-id"', '"model":"smart"')}data: [DONE]\n\n`);
+    expect(relay.complete).toBe(true);
+  });
+
+  test("after commit, a malformed event inside a batch is caught", () => {
+    const relay = chatPassthroughRelay({ requestedModel: "m", deliverUsage: false });
+    relay.push(role + text("a"));
+    relay.push(`${text("b")}data: {"choices":[{"delta":{"content":"cut\n\n${text("c")}`);
+    expect(relay.failure).toBe("upstream sent a malformed event");
   });
 });
