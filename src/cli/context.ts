@@ -31,3 +31,14 @@ export async function loadDiscovered(io: Io, configFlag: string | undefined): Pr
   const log = createLogger({ level: "warn", write: io.stderr });
   return discoverModels(registry, { upstream: createUpstreamClient({ fetch, probe: tcpConnectProbe, env: io.env }), log });
 }
+
+/** Runs a config load; a ConfigError is printed and gives undefined (the command then exits 1). */
+export async function loadOrReport<T>(io: Io, load: () => T | Promise<T>): Promise<T | undefined> {
+  try {
+    return await load();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    printConfigError(io, err);
+    return undefined;
+  }
+}

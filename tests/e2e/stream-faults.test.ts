@@ -1,35 +1,15 @@
 // Failures after the first token (SPEC §8): the stream is the client's, so it must end with
 // Chat's error frame, never a silently truncated "success". And the client going away must
 // stop the upstream at once.
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import OpenAI, { APIError } from "openai";
-import { type RunningBitRouter, startBitRouter } from "../support/bitrouter.ts";
-import { chatBody, fleetConfig, OPENROUTER_KEY } from "../support/config.ts";
-import { type FakeUpstream, startFakeUpstream } from "../support/fake-upstream.ts";
+import { describe, expect, test } from "bun:test";
+import { APIError } from "openai";
+import { chatBody } from "../support/config.ts";
+import { useFleet } from "../support/fleet.ts";
 
-let ollama: FakeUpstream;
-let openrouter: FakeUpstream;
-let bitrouter: RunningBitRouter;
-let client: OpenAI;
-
-beforeAll(async () => {
-  ollama = await startFakeUpstream("ollama");
-  openrouter = await startFakeUpstream("openrouter");
-  bitrouter = await startBitRouter({ config: fleetConfig(ollama, openrouter), env: { OPENROUTER_API_KEY: OPENROUTER_KEY } });
-  client = new OpenAI({ apiKey: "unused", baseURL: `${bitrouter.url}/v1`, maxRetries: 0 });
-});
-afterAll(async () => {
-  expect(await bitrouter.stop()).toBe(0);
-  ollama.stop();
-  openrouter.stop();
-});
-beforeEach(() => {
-  ollama.reset();
-  openrouter.reset();
-});
+const fleet = useFleet();
 
 async function rawStream(content: string, model = "smart"): Promise<string> {
-  const response = await fetch(`${bitrouter.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: chatBody(model, { stream: true }, content) });
+  const response = await fetch(`${fleet.bitrouter.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: chatBody(model, { stream: true }, content) });
   expect(response.status).toBe(200);
   return response.text();
 }
@@ -58,7 +38,7 @@ describe("a failure after the first token ends with the error frame", () => {
     expect(frame.error.code).toBe(code);
     expect(frame.error.type).toBe("upstream_error");
     // The stream was committed to ollama: no failover after the first token.
-    expect(openrouter.journal).toHaveLength(0);
+    expect(fleet.openrouter.journal).toHaveLength(0);
   });
 
   test("the in-band error's message is carried to the client", async () => {
@@ -67,14 +47,14 @@ describe("a failure after the first token ends with the error frame", () => {
   });
 
   test("the openai SDK raises it as an APIError instead of returning partial text", async () => {
-    const stream = client.chat.completions.stream({ model: "smart", messages: [{ role: "user", content: "#fake:cut-after:2" }] });
+    const stream = fleet.client.chat.completions.stream({ model: "smart", messages: [{ role: "user", content: "#fake:cut-after:2" }] });
     const error = await stream.finalChatCompletion().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(APIError);
     expect(String((error as APIError).message)).toContain("the stream failed after it started");
   });
 
   test("the process keeps serving after every fault", async () => {
-    const completion = await client.chat.completions.stream({ model: "smart", messages: [{ role: "user", content: "hi" }] }).finalChatCompletion();
+    const completion = await fleet.client.chat.completions.stream({ model: "smart", messages: [{ role: "user", content: "hi" }] }).finalChatCompletion();
     expect(completion.choices[0]?.message.content).toBe("Hello from ollama.");
   });
 });
@@ -93,7 +73,7 @@ describe("long silences and client disconnects", () => {
 
   test("a client disconnect closes the upstream connection within a second", async () => {
     const controller = new AbortController();
-    const response = await fetch(`${bitrouter.url}/v1/chat/completions`, {
+    const response = await fetch(`${fleet.bitrouter.url}/v1/chat/completions`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: chatBody("ollama:llama3.1", { stream: true }, "#fake:endless"),
@@ -102,7 +82,7 @@ describe("long silences and client disconnects", () => {
     const reader = response.body!.getReader();
     let seen = "";
     while (!seen.includes("tick3")) seen += new TextDecoder().decode((await reader.read()).value);
-    const connection = ollama.requests("/v1/chat/completions").at(-1)!.connection;
+    const connection = fleet.ollama.requests("/v1/chat/completions").at(-1)!.connection;
     expect(connection.closedAt).toBeUndefined();
     const abortedAt = performance.now();
     controller.abort();

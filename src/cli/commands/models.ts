@@ -1,8 +1,7 @@
 // `bitrouter models`: every routable model: virtual models, then each bare model id.
-import { ConfigError } from "../../config/load.ts";
 import { listModels } from "../../server/routes/models.ts";
 import { CONFIG_OPTION, HELP_OPTION, JSON_OPTION, parseCommandArgs } from "../args.ts";
-import { loadDiscovered, printConfigError } from "../context.ts";
+import { loadDiscovered, loadOrReport } from "../context.ts";
 import { EXIT_FAILURE, EXIT_OK, type Io } from "../io.ts";
 
 export const modelsHelp = `Usage: bitrouter models [-c PATH] [--json]
@@ -17,16 +16,8 @@ export async function modelsCommand(argv: string[], io: Io): Promise<number> {
     io.stdout(modelsHelp);
     return EXIT_OK;
   }
-  let registry;
-  try {
-    registry = await loadDiscovered(io, values.config);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      printConfigError(io, err);
-      return EXIT_FAILURE;
-    }
-    throw err;
-  }
+  const registry = await loadOrReport(io, () => loadDiscovered(io, values.config));
+  if (!registry) return EXIT_FAILURE;
   const models = listModels(registry);
   if (values.json) {
     io.stdout(`${JSON.stringify({ models: models.map(({ id, providers, context_length }) => ({ id, virtual: registry.virtualModels.has(id), providers, context_length })) }, null, 2)}\n`);

@@ -1,11 +1,10 @@
 // `bitrouter route <model>`: the chain a request for <model> would try, and why. Sends nothing
 // upstream except model discovery for sources that declare no models (as the server does).
-import { ConfigError } from "../../config/load.ts";
 import { PROTOCOLS, type Protocol } from "../../config/schema.ts";
 import { BitRouterError } from "../../errors.ts";
 import { resolveModel } from "../../routing/resolve.ts";
 import { CONFIG_OPTION, HELP_OPTION, JSON_OPTION, parseCommandArgs, UsageError } from "../args.ts";
-import { loadDiscovered, printConfigError } from "../context.ts";
+import { loadDiscovered, loadOrReport } from "../context.ts";
 import { EXIT_FAILURE, EXIT_OK, type Io } from "../io.ts";
 
 export const routeHelp = `Usage: bitrouter route <model> [-c PATH] [--protocol P] [--json]
@@ -26,16 +25,8 @@ export async function routeCommand(argv: string[], io: Io): Promise<number> {
   const inbound = (values.protocol ?? "chat_completions") as Protocol;
   if (!PROTOCOLS.includes(inbound)) throw new UsageError(`--protocol must be one of ${PROTOCOLS.join(", ")}`);
 
-  let registry;
-  try {
-    registry = await loadDiscovered(io, values.config);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      printConfigError(io, err);
-      return EXIT_FAILURE;
-    }
-    throw err;
-  }
+  const registry = await loadOrReport(io, () => loadDiscovered(io, values.config));
+  if (!registry) return EXIT_FAILURE;
 
   let resolution;
   try {

@@ -10,7 +10,7 @@ import { buildRegistry, type Registry } from "../../sources/registry.ts";
 import { createUpstreamClient, tcpConnectProbe, type UpstreamClient } from "../../upstream/client.ts";
 import { VERSION } from "../../version.ts";
 import { CONFIG_OPTION, HELP_OPTION, parseCommandArgs, UsageError } from "../args.ts";
-import { loadRegistry, printConfigError } from "../context.ts";
+import { loadOrReport, loadRegistry } from "../context.ts";
 import { EXIT_FAILURE, EXIT_OK, type Io } from "../io.ts";
 
 export const serveHelp = `Usage: bitrouter [serve] [-c PATH] [--listen HOST:PORT]
@@ -40,16 +40,8 @@ export async function serveCommand(argv: string[], io: Io, signals: ServeSignals
     return EXIT_OK;
   }
 
-  let registry: Registry;
-  try {
-    registry = loadRegistry(io, values.config).registry;
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      printConfigError(io, err);
-      return EXIT_FAILURE;
-    }
-    throw err;
-  }
+  const registry = await loadOrReport(io, () => loadRegistry(io, values.config).registry);
+  if (!registry) return EXIT_FAILURE;
 
   const listenText = values.listen ?? registry.settings.listen;
   const listen = parseListen(listenText);

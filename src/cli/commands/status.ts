@@ -1,9 +1,8 @@
 // `bitrouter status`: sources with their state and reason, and whether a server answers on
 // the configured address.
-import { ConfigError } from "../../config/load.ts";
 import { parseListen } from "../../config/listen.ts";
 import { CONFIG_OPTION, HELP_OPTION, JSON_OPTION, parseCommandArgs } from "../args.ts";
-import { loadRegistry, printConfigError } from "../context.ts";
+import { loadOrReport, loadRegistry } from "../context.ts";
 import { EXIT_FAILURE, EXIT_OK, type Io } from "../io.ts";
 
 export const statusHelp = `Usage: bitrouter status [-c PATH] [--json]
@@ -18,16 +17,8 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
     io.stdout(statusHelp);
     return EXIT_OK;
   }
-  let registry;
-  try {
-    registry = loadRegistry(io, values.config).registry;
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      printConfigError(io, err);
-      return EXIT_FAILURE;
-    }
-    throw err;
-  }
+  const registry = await loadOrReport(io, () => loadRegistry(io, values.config).registry);
+  if (!registry) return EXIT_FAILURE;
   const listen = parseListen(registry.settings.listen);
   const host = listen?.host.includes(":") ? `[${listen.host}]` : listen?.host;
   const healthUrl = listen ? `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${listen.port}/health` : undefined;
