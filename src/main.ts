@@ -8,7 +8,7 @@ const argv = process.argv.slice(2);
 // the process starts (setting it later has no effect). A gateway holding more open streams than
 // that would stall them, so the server re-executes itself once with it set: same pid, via execve.
 if (startsServer(argv) && !process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) {
-  const script = Bun.isStandaloneExecutable ? [] : [process.argv[1]!];
+  const script = Bun.isStandaloneExecutable ? [] : [...process.execArgv, process.argv[1]!];
   process.execve?.(process.execPath, [process.execPath, ...script, ...argv], { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: "16384" });
 }
 

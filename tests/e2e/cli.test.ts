@@ -195,6 +195,29 @@ describe("signals", () => {
   });
 });
 
+describe("discovery and the environment", () => {
+  test("a source that declares no models learns them at start, and serves them by bare name", async () => {
+    ollama.reset();
+    ollama.models = ["qwen3", "llama3.1"];
+    const dir = workdir(`providers:\n  ollama:\n    api_base: ${ollama.baseUrl}\n`);
+    const running = await startBitRouter({ dir, args: ["serve", "--listen", "127.0.0.1:0"] });
+    expect(running.stdout()).toContain("2 models (discovery)");
+    const response = await fetch(`${running.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: chatBody("qwen3") });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("x-bitrouter-provider")).toBe("ollama");
+    ollama.models = [];
+    expect(await running.stop()).toBe(0);
+  });
+
+  test("a .env file in the working directory is not read", async () => {
+    const dir = workdir();
+    writeFileSync(join(dir, ".env"), "OPENROUTER_API_KEY=sk-or-from-dotenv\n");
+    const result = await runBitRouter(["status", "--json"], { cwd: dir });
+    const status = JSON.parse(result.stdout);
+    expect(status.sources.find((s: { provider: string }) => s.provider === "openrouter")).toMatchObject({ active: false, reason: "OPENROUTER_API_KEY is not set" });
+  });
+});
+
 describe("zero config", () => {
   test("with no config file, every built-in whose key variable is set is active", async () => {
     const dir = workdir();

@@ -163,6 +163,18 @@ describe("listing and health", () => {
   });
 });
 
+describe("header hygiene on the way back", () => {
+  test("a compressed answer reaches the client decoded: no content-encoding, no stale length, no cookies", async () => {
+    const response = await post(open.url, chatBody("llama3.1", {}, "#fake:gzip"));
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-encoding")).toBeNull();
+    expect(response.headers.get("set-cookie")).toBeNull();
+    expect(response.headers.get("x-ratelimit-remaining-requests")).toBe("99");
+    const body = (await response.json()) as { choices: { message: { content: string } }[] };
+    expect(body.choices[0]?.message.content).toBe("Hello from ollama.");
+  });
+});
+
 describe("logging", () => {
   test("one line per request with what served it, and no secret", async () => {
     await post(open.url, chatBody("openrouter:openai/gpt-4o", { stream: true }));

@@ -60,6 +60,23 @@ describe("the upstream client's connect deadline", () => {
     silent.stop();
   });
 
+  test("total_secs caps a whole request, even a healthy stream", async () => {
+    const client = createUpstreamClient({ fetch });
+    const endless = await startFakeUpstream("endless");
+    const response = await client.send({
+      url: `${endless.baseUrl}/chat/completions`,
+      headers: { "content-type": "application/json" },
+      body: chatBody("m", { stream: true }, "#fake:endless"),
+      timeouts: { connectMs: 1000, readMs: 5_000, totalMs: 400 },
+    });
+    const failure = await (async () => {
+      for (;;) if ((await response.read()).done) return undefined;
+    })().catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(UpstreamFailure);
+    expect((failure as UpstreamFailure).message).toContain("total_secs");
+    endless.stop();
+  });
+
   test("a reachable but slow host is left to read_secs", async () => {
     const reachable: ConnectProbe = () => Promise.resolve();
     const client = createUpstreamClient({ fetch, probe: reachable });

@@ -23,7 +23,8 @@ export interface RunningBitRouter {
 /** The command that runs bitrouter: the built binary in CI, the source otherwise. */
 export function bitrouterCommand(): string[] {
   const bin = process.env.BITROUTER_BIN;
-  return bin ? [resolve(ROOT, bin)] : [process.execPath, join(ROOT, "src/main.ts")];
+  // From source, Bun would load a .env from the working directory; the binary never does.
+  return bin ? [resolve(ROOT, bin)] : [process.execPath, "--no-env-file", join(ROOT, "src/main.ts")];
 }
 
 /** A clean environment: no provider keys leak in from the machine running the tests. */

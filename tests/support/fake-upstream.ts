@@ -258,6 +258,14 @@ async function answer(fake: FakeUpstream, state: ConnState, method: string, path
   }
 
   if (!stream) {
+    if (kind === "gzip") {
+      // Compressed, as many real sources answer: BitRouter's fetch decodes it, so the
+      // content-encoding and content-length must not reach the client.
+      const body = Bun.gzipSync(Buffer.from(JSON.stringify(completion(fake, model))));
+      write(state, head(200, { "content-type": "application/json", "content-encoding": "gzip", "content-length": String(body.length), "x-ratelimit-remaining-requests": "99", "set-cookie": "session=upstream" }));
+      write(state, body);
+      return true;
+    }
     sendJson(state, 200, completion(fake, model));
     return true;
   }
