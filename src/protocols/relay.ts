@@ -1,15 +1,7 @@
 // The contract between the commit gate (proxy/client-stream.ts) and a protocol: something that
 // turns the upstream body into client frames and says what it saw on the way.
 import type { BitRouterError } from "../errors.ts";
-
-export interface Usage {
-  /** Prompt tokens, cached ones included (Chat's reading). */
-  inputTokens: number;
-  /** Completion tokens, reasoning included. */
-  outputTokens: number;
-  cachedTokens?: number;
-  reasoningTokens?: number;
-}
+import type { Usage } from "./ir.ts";
 
 /** Client frames in order: text, or upstream bytes passed on as they came. */
 export type Frames = (string | Uint8Array)[];

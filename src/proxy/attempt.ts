@@ -2,12 +2,18 @@
 // (streams) or read a usable body (JSON). Anything else becomes a classified failure.
 import { BitRouterError } from "../errors.ts";
 import { scrubSecrets } from "../log.ts";
+import type { Usage } from "../protocols/ir.ts";
 import { type AttemptFailure, classifyFailure, classifyStatus } from "../routing/classify.ts";
 import type { Attempt } from "../routing/failover.ts";
 import type { Candidate } from "../routing/resolve.ts";
 import { type UpstreamClient, UpstreamFailure, type UpstreamResponse } from "../upstream/client.ts";
 import { commitGate, type OpenStream } from "./client-stream.ts";
-import { type Exchange, type InboundRequest, type JsonAnswer, planExchange, upstreamMessage } from "./exchange.ts";
+import { type Exchange, type InboundRequest, planExchange, upstreamMessage } from "./exchange.ts";
+
+export interface JsonAnswer {
+  body: string;
+  usage: Usage | null;
+}
 
 export type Committed = { kind: "stream"; stream: OpenStream; upstreamHeaders: Headers } | { kind: "json"; answer: JsonAnswer; upstreamHeaders: Headers };
 
@@ -53,7 +59,7 @@ export function createAttempt(inbound: InboundRequest, upstream: UpstreamClient,
     }
     const decoded = exchange.decodeJson(text);
     if (!decoded.ok) return { ok: false, failure: invalid(scrubSecrets(decoded.reason, candidate.source.apiKey)) };
-    return { ok: true, value: { kind: "json", answer: decoded.answer, upstreamHeaders: response.headers } };
+    return { ok: true, value: { kind: "json", answer: { body: decoded.body, usage: decoded.usage }, upstreamHeaders: response.headers } };
   };
 }
 

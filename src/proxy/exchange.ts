@@ -1,31 +1,31 @@
 // One client request aimed at one candidate: the upstream request to send, and how to read
-// what comes back (stream relay, JSON body, error answer) in the client's protocol.
+// what comes back (stream relay, JSON body, error answer) in the client's protocol. The same
+// protocol on both sides passes bytes through; different ones translate through the IR.
 import type { Protocol } from "../config/schema.ts";
 import { BitRouterError, type ErrorType, type UpstreamAnswer } from "../errors.ts";
-import { chatUpstreamBody, type ChatRequest } from "../protocols/chat-completions/request.ts";
-import { chatPassthroughRelay, errorMessage, readUsage } from "../protocols/chat-completions/passthrough.ts";
-import type { StreamRelay, Usage } from "../protocols/relay.ts";
+import { errorText } from "../protocols/chat-completions/codec.ts";
+import { type ClientContext, DIALECTS, type DecodedJson, isWireProtocol } from "../protocols/dialects.ts";
+import type { Request as IrRequest } from "../protocols/ir.ts";
+import { asObject, type Json } from "../protocols/json.ts";
+import type { StreamRelay } from "../protocols/relay.ts";
+import { translatingRelay } from "../protocols/translate.ts";
 import type { Candidate } from "../routing/resolve.ts";
 import { endpointUrl, upstreamRequestHeaders } from "../upstream/headers.ts";
 
 export interface InboundRequest {
-  protocol: Protocol;
+  protocol: Exclude<Protocol, "generate_content">;
   requestId: string;
-  /** The model string the client sent; responses echo it. */
+  /** The model string the client sent; answers echo it. */
   requestedModel: string;
   stream: boolean;
-  /** Stream usage was asked for (`stream_options.include_usage`). */
+  /** Chat only: stream usage was asked for (`stream_options.include_usage`). */
   wantsUsage: boolean;
   headers: Headers;
-  body: ChatRequest;
+  /** The client's body as parsed: passed through to a source of the same protocol. */
+  body: Json;
+  /** Unix seconds, for ids and `created` fields. */
+  created: number;
 }
-
-export interface JsonAnswer {
-  body: string;
-  usage: Usage | null;
-}
-
-export type DecodedJson = { ok: true; answer: JsonAnswer } | { ok: false; reason: string };
 
 export interface Exchange {
   url: string;
@@ -37,35 +37,84 @@ export interface Exchange {
   surfacedError(answer: UpstreamAnswer): BitRouterError;
 }
 
-const MODEL_FIELD = /"model"\s*:\s*"(?:[^"\\]|\\.)*"/;
+/** The client's request in the intermediate form, decoded once per request and only if needed. */
+const irCache = new WeakMap<InboundRequest, IrRequest>();
+function irOf(inbound: InboundRequest): IrRequest {
+  let ir = irCache.get(inbound);
+  if (!ir) {
+    ir = DIALECTS[inbound.protocol].decodeRequest(inbound.body);
+    irCache.set(inbound, ir);
+  }
+  return ir;
+}
+
+export function clientContext(inbound: InboundRequest): ClientContext {
+  return { requestId: inbound.requestId, model: inbound.requestedModel, created: inbound.created, includeUsage: inbound.wantsUsage };
+}
 
 export function planExchange(inbound: InboundRequest, candidate: Candidate): Exchange {
-  if (inbound.protocol !== "chat_completions" || candidate.protocol !== "chat_completions") {
-    throw new BitRouterError(501, "upstream_error", `translation from ${inbound.protocol} to ${candidate.protocol} is not available`, { code: "protocol_unsupported" });
+  const target = candidate.protocol;
+  if (!isWireProtocol(target)) {
+    throw new BitRouterError(501, "upstream_error", `${candidate.source.id} speaks ${target}, which this version cannot send yet`, { code: "protocol_unsupported" });
   }
-  const url = endpointUrl(candidate.source, candidate.protocol, candidate.upstreamModel, inbound.stream);
-  const headers = upstreamRequestHeaders({ source: candidate.source, protocol: candidate.protocol, inbound: inbound.headers, requestId: inbound.requestId, stream: inbound.stream });
-  const modelField = `"model":${JSON.stringify(inbound.requestedModel)}`;
+  const client = DIALECTS[inbound.protocol];
+  const source = DIALECTS[target];
+  const context = clientContext(inbound);
+  const same = target === inbound.protocol;
+  const compat = candidate.model?.compatibility;
+  const body = same
+    ? sameProtocolBody(inbound, candidate)
+    : source.encodeRequest(irOf(inbound), {
+        model: candidate.upstreamModel,
+        stream: inbound.stream,
+        tokenLimitField: compat?.token_limit_field,
+        supportsStreamOptions: compat?.supports_stream_options,
+      });
   return {
-    url,
-    headers,
-    body: chatUpstreamBody(inbound.body, candidate),
-    relay: () => chatPassthroughRelay({ requestedModel: inbound.requestedModel, deliverUsage: inbound.wantsUsage }),
+    url: endpointUrl(candidate.source, target, candidate.upstreamModel, inbound.stream),
+    headers: upstreamRequestHeaders({ source: candidate.source, protocol: target, inbound: inbound.headers, requestId: inbound.requestId, stream: inbound.stream }),
+    body: JSON.stringify(body),
+    relay: () => (same ? client.passthroughRelay(context) : translatingRelay(source.streamDecoder(), client.streamEncoder(context))),
     decodeJson(text) {
-      let parsed: { choices?: unknown; usage?: Record<string, unknown>; error?: unknown };
+      if (same) return client.passthroughJson(text, context);
+      let parsed: Json;
       try {
-        parsed = JSON.parse(text);
+        parsed = asObject(JSON.parse(text));
       } catch {
         return { ok: false, reason: "upstream answered 2xx with a body that is not JSON" };
       }
-      if (parsed?.error) return { ok: false, reason: `upstream error: ${errorMessage(parsed.error)}` };
-      if (!Array.isArray(parsed?.choices)) return { ok: false, reason: "upstream answer has no choices" };
-      return { ok: true, answer: { body: text.replace(MODEL_FIELD, modelField), usage: parsed.usage ? readUsage(parsed.usage) : null } };
+      if (parsed.error && parsed.type !== "message") return { ok: false, reason: `upstream error: ${errorText(parsed.error)}` };
+      const ir = source.decodeResponse(parsed);
+      return { ok: true, body: JSON.stringify(client.encodeResponse(ir, context)), usage: ir.usage };
     },
     surfacedError(answer) {
-      return new BitRouterError(answer.status, errorTypeFor(answer.status), upstreamMessage(answer.body), { upstream: answer });
+      // The source's own body when it speaks the client's protocol; its message, re-rendered, otherwise.
+      return new BitRouterError(answer.status, errorTypeFor(answer.status), upstreamMessage(answer.body), same ? { upstream: answer } : { code: "upstream_rejected" });
     },
   };
+}
+
+function sameProtocolBody(inbound: InboundRequest, candidate: Candidate): Json {
+  const body = DIALECTS[inbound.protocol].passthroughBody(inbound.body, candidate.upstreamModel);
+  if (inbound.protocol !== "chat_completions") return body;
+  // Chat: usage is always asked for (and only delivered when the client asked); compatibility flags apply.
+  const compat = candidate.model?.compatibility;
+  if (inbound.stream) {
+    if (compat?.supports_stream_options === false) delete body.stream_options;
+    else body.stream_options = { ...asObject(body.stream_options), include_usage: true };
+  }
+  if (compat?.token_limit_field) {
+    const other = compat.token_limit_field === "max_tokens" ? "max_completion_tokens" : "max_tokens";
+    if (body[other] !== undefined && body[compat.token_limit_field] === undefined) {
+      body[compat.token_limit_field] = body[other];
+      delete body[other];
+    }
+  }
+  if (compat?.supports_store === false) {
+    if (body.store === true) throw new BitRouterError(400, "invalid_request_error", `'store: true' is not supported by ${candidate.source.id}/${candidate.upstreamModel}`, { code: "unsupported_parameter", param: "store" });
+    delete body.store;
+  }
+  return body;
 }
 
 export function errorTypeFor(status: number): ErrorType {
@@ -82,7 +131,7 @@ export function errorTypeFor(status: number): ErrorType {
 export function upstreamMessage(body: string): string {
   try {
     const parsed = JSON.parse(body) as { error?: unknown; message?: unknown };
-    if (parsed.error) return errorMessage(parsed.error);
+    if (parsed.error) return errorText(parsed.error);
     if (typeof parsed.message === "string") return parsed.message.slice(0, 300);
   } catch {
     // not JSON: fall through

@@ -2,7 +2,7 @@
 // body or the committed stream, and write the one log line when it is over.
 import { BitRouterError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { Usage } from "../protocols/relay.ts";
+import type { Usage } from "../protocols/ir.ts";
 import { ClientGone, walkChain, type WalkResult } from "../routing/failover.ts";
 import type { Candidate, Resolution } from "../routing/resolve.ts";
 import type { Settings } from "../sources/registry.ts";

@@ -8,7 +8,8 @@ import type { Registry } from "../sources/registry.ts";
 import type { UpstreamClient } from "../upstream/client.ts";
 import { inboundAuth } from "./middleware/auth.ts";
 import { type ErrorDialect, internalError, renderError } from "./render-error.ts";
-import { chatCompletionsRoutes } from "./routes/chat-completions.ts";
+import { countTokens } from "./routes/count-tokens.ts";
+import { handleInference } from "./routes/inference.ts";
 import { modelsRoutes } from "./routes/models.ts";
 
 export interface AppDeps {
@@ -41,7 +42,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.get("/health", (c) => c.json({ status: "ok" }));
   app.use("/v1/*", inboundAuth());
   app.route("/v1", modelsRoutes());
-  app.route("/v1", chatCompletionsRoutes(deps));
+  app.post("/v1/chat/completions", (c) => handleInference(c, deps, "chat_completions"));
+  app.post("/v1/messages", (c) => handleInference(c, deps, "messages"));
+  app.post("/v1/messages/count_tokens", (c) => countTokens(c, deps));
+  app.post("/v1/responses", (c) => handleInference(c, deps, "responses"));
 
   app.notFound((c) => {
     const error = new BitRouterError(404, "not_found_error", `no route ${c.req.method} ${c.req.path}`, { code: "route_not_found" });

@@ -60,7 +60,7 @@ describe("Chat pass-through relay", () => {
     for (const deliverUsage of [false, true]) {
       const relay = chatPassthroughRelay({ requestedModel: "m", deliverUsage });
       for (const f of [role, text("a"), finish, usage, "data: [DONE]\n\n"]) relay.push(f);
-      expect(relay.usage).toEqual({ inputTokens: 5, outputTokens: 2, cachedTokens: 3 });
+      expect(relay.usage).toEqual({ inputTokens: 5, outputTokens: 2, cacheReadTokens: 3 });
       expect(relay.take().includes('"choices":[]')).toBe(deliverUsage);
       expect(relay.complete).toBe(true);
     }

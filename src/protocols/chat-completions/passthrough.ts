@@ -5,7 +5,9 @@
 // only events that need a look (usage, an error, [DONE], an odd shape) are decoded and parsed.
 import type { BitRouterError } from "../../errors.ts";
 import { boundaryAfter, dataFrame, SseByteSplitter } from "../../upstream/sse.ts";
-import type { Frames, StreamRelay, Usage } from "../relay.ts";
+import type { Usage } from "../ir.ts";
+import type { Frames, StreamRelay } from "../relay.ts";
+import { errorText, readChatUsage } from "./codec.ts";
 import { chatErrorFrame } from "./errors.ts";
 
 export interface ChatPassthroughOptions {
@@ -82,7 +84,7 @@ export function chatPassthroughRelay(options: ChatPassthroughOptions): StreamRel
       return;
     }
     if (chunk.error) {
-      failure = `upstream error in stream: ${errorMessage(chunk.error)}`;
+      failure = `upstream error in stream: ${errorText(chunk.error)}`;
       return;
     }
     for (const choice of chunk.choices ?? []) {
@@ -90,7 +92,7 @@ export function chatPassthroughRelay(options: ChatPassthroughOptions): StreamRel
       if (choice.finish_reason) finished = committed = true;
     }
     if (chunk.usage) {
-      usage = readUsage(chunk.usage);
+      usage = readChatUsage(chunk.usage);
       if (isUsageOnly(chunk) && !options.deliverUsage) return;
     }
     text += `${patchText(block)}\n\n`;
@@ -288,17 +290,6 @@ function isUsageOnly(chunk: ChatChunk): boolean {
   return Array.isArray(chunk.choices) && chunk.choices.length === 0;
 }
 
-/** Chat usage → our reading (prompt tokens include cached ones, completion includes reasoning). */
-export function readUsage(usage: Record<string, unknown>): Usage {
-  const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : 0);
-  const promptDetails = (usage.prompt_tokens_details ?? {}) as Record<string, unknown>;
-  const completionDetails = (usage.completion_tokens_details ?? {}) as Record<string, unknown>;
-  const result: Usage = { inputTokens: num(usage.prompt_tokens), outputTokens: num(usage.completion_tokens) };
-  if (num(promptDetails.cached_tokens) > 0) result.cachedTokens = num(promptDetails.cached_tokens);
-  if (num(completionDetails.reasoning_tokens) > 0) result.reasoningTokens = num(completionDetails.reasoning_tokens);
-  return result;
-}
-
 function dataOf(block: string): string | undefined {
   // Fast path: a single `data: …` line.
   if (block.startsWith("data:") && !block.includes("\n")) return block.charCodeAt(5) === 32 ? block.slice(6) : block.slice(5);
@@ -316,10 +307,4 @@ function stripEventLines(block: string): string {
     .split("\n")
     .filter((line) => !line.startsWith("event:"))
     .join("\n");
-}
-
-export function errorMessage(error: unknown): string {
-  if (typeof error === "string") return error.slice(0, 300);
-  if (error && typeof error === "object" && "message" in error) return String((error as { message: unknown }).message).slice(0, 300);
-  return "unknown error";
 }

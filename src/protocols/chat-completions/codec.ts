@@ -1,0 +1,398 @@
+// OpenAI Chat Completions ⇄ the intermediate representation: requests, whole responses and
+// stream events. Pure functions and small state machines; no I/O.
+import { badRequest } from "../../errors.ts";
+import { chatErrorFrame } from "./errors.ts";
+import type { MediaSource, Message, Part, Request, Response, StopReason, StreamDecoder, StreamEncoder, StreamEvent, Tool, ToolChoice, Usage } from "../ir.ts";
+import { effortForBudget, textOf } from "../ir.ts";
+import { asArray, asNumber, asObject, asString, type Json } from "../json.ts";
+
+// ── requests ────────────────────────────────────────────────────────────────────────────
+
+export function decodeChatRequest(body: Json): Request {
+  const ir: Request = { model: asString(body.model) ?? "", system: [], messages: [], tools: [], stream: body.stream === true };
+  let opening = true;
+  for (const raw of asArray(body.messages)) {
+    const m = asObject(raw);
+    const role = asString(m.role);
+    if (role === "system" || role === "developer") {
+      const text = contentText(m.content);
+      if (opening) ir.system.push({ text });
+      else ir.messages.push({ role: "system", content: [{ type: "text", text }] });
+      continue;
+    }
+    opening = false;
+    if (role === "user") {
+      ir.messages.push({ role: "user", content: decodeUserContent(m.content) });
+    } else if (role === "assistant") {
+      const content: Part[] = [];
+      const reasoning = asString(m.reasoning_content) ?? asString(m.reasoning);
+      if (reasoning) content.push({ type: "reasoning", text: reasoning });
+      const text = contentText(m.content);
+      if (text) content.push({ type: "text", text });
+      const refusal = asString(m.refusal);
+      if (refusal) content.push({ type: "refusal", text: refusal });
+      for (const call of asArray(m.tool_calls)) {
+        const c = asObject(call);
+        const fn = asObject(c.function);
+        content.push({ type: "tool_call", id: asString(c.id) ?? "", name: asString(fn.name) ?? "", arguments: asString(fn.arguments) ?? "{}" });
+      }
+      ir.messages.push({ role: "assistant", content });
+    } else if (role === "tool" || role === "function") {
+      const callId = asString(m.tool_call_id) ?? asString(m.name);
+      if (!callId) throw badRequest("messages: a tool message needs tool_call_id", "invalid_request", "messages");
+      const result: Part = { type: "tool_result", callId, content: decodeUserContent(m.content).filter((p) => p.type === "text" || p.type === "image") };
+      const last = ir.messages.at(-1);
+      // Consecutive tool results answer one assistant turn: keep them in one user message.
+      if (last?.role === "user" && last.content.every((p) => p.type === "tool_result")) last.content.push(result);
+      else ir.messages.push({ role: "user", content: [result] });
+    } else {
+      throw badRequest(`messages: unknown role '${role}'`, "invalid_request", "messages");
+    }
+  }
+  for (const raw of asArray(body.tools)) {
+    const tool = asObject(raw);
+    if (tool.type !== "function") continue;
+    const fn = asObject(tool.function);
+    ir.tools.push({ name: asString(fn.name) ?? "", description: asString(fn.description), parameters: asObject(fn.parameters), strict: typeof fn.strict === "boolean" ? fn.strict : undefined });
+  }
+  ir.toolChoice = decodeToolChoice(body.tool_choice);
+  if (typeof body.parallel_tool_calls === "boolean") ir.parallelToolCalls = body.parallel_tool_calls;
+  ir.maxTokens = asNumber(body.max_completion_tokens) ?? asNumber(body.max_tokens);
+  ir.temperature = asNumber(body.temperature);
+  ir.topP = asNumber(body.top_p);
+  ir.seed = asNumber(body.seed);
+  ir.presencePenalty = asNumber(body.presence_penalty);
+  ir.frequencyPenalty = asNumber(body.frequency_penalty);
+  const stop = typeof body.stop === "string" ? [body.stop] : asArray(body.stop).filter((s): s is string => typeof s === "string");
+  if (stop.length > 0) ir.stop = stop;
+  const effort = asString(body.reasoning_effort);
+  if (effort) ir.reasoning = { effort };
+  const format = asObject(body.response_format);
+  if (format.type === "json_schema") {
+    const schema = asObject(format.json_schema);
+    ir.responseFormat = { type: "json_schema", name: asString(schema.name), schema: schema.schema ?? {}, strict: typeof schema.strict === "boolean" ? schema.strict : undefined };
+  } else if (format.type === "json_object") {
+    ir.responseFormat = { type: "json_object" };
+  }
+  ir.user = asString(body.user);
+  return ir;
+}
+
+function decodeToolChoice(value: unknown): ToolChoice | undefined {
+  if (value === "auto" || value === "none" || value === "required") return { type: value };
+  const name = asString(asObject(asObject(value).function).name);
+  return name ? { type: "tool", name } : undefined;
+}
+
+function decodeUserContent(content: unknown): Part[] {
+  if (typeof content === "string") return [{ type: "text", text: content }];
+  const parts: Part[] = [];
+  for (const raw of asArray(content)) {
+    const p = asObject(raw);
+    if (p.type === "text") parts.push({ type: "text", text: asString(p.text) ?? "" });
+    else if (p.type === "image_url") parts.push({ type: "image", source: mediaFromUrl(asString(asObject(p.image_url).url) ?? "") });
+    else if (p.type === "file") {
+      const file = asObject(p.file);
+      const data = asString(file.file_data);
+      if (data) parts.push({ type: "document", source: mediaFromUrl(data), filename: asString(file.filename) });
+    }
+  }
+  return parts;
+}
+
+/** `data:` URLs become base64 sources; anything else stays a URL. */
+export function mediaFromUrl(url: string): MediaSource {
+  const match = /^data:([^;,]+);base64,(.*)$/s.exec(url);
+  return match ? { kind: "base64", mediaType: match[1]!, data: match[2]! } : { kind: "url", url };
+}
+
+export function mediaToUrl(source: MediaSource): string {
+  return source.kind === "url" ? source.url : `data:${source.mediaType};base64,${source.data}`;
+}
+
+function contentText(content: unknown): string {
+  if (typeof content === "string") return content;
+  return asArray(content)
+    .map((raw) => {
+      const p = asObject(raw);
+      return asString(p.text) ?? asString(p.refusal) ?? "";
+    })
+    .join("");
+}
+
+export interface ChatEncodeOptions {
+  model: string;
+  stream: boolean;
+  tokenLimitField?: "max_tokens" | "max_completion_tokens";
+  supportsStreamOptions?: boolean;
+}
+
+export function encodeChatRequest(ir: Request, options: ChatEncodeOptions): Json {
+  const messages: Json[] = [];
+  if (ir.system.length > 0) messages.push({ role: "system", content: ir.system.map((s) => s.text).join("\n") });
+  for (const message of ir.messages) messages.push(...encodeChatMessage(message));
+  const body: Json = { model: options.model, messages };
+  if (ir.tools.length > 0) body.tools = ir.tools.map(encodeChatTool);
+  if (ir.toolChoice) body.tool_choice = ir.toolChoice.type === "tool" ? { type: "function", function: { name: ir.toolChoice.name } } : ir.toolChoice.type;
+  if (ir.parallelToolCalls !== undefined && ir.tools.length > 0) body.parallel_tool_calls = ir.parallelToolCalls;
+  if (ir.maxTokens !== undefined) body[options.tokenLimitField ?? "max_tokens"] = ir.maxTokens;
+  if (ir.temperature !== undefined) body.temperature = ir.temperature;
+  if (ir.topP !== undefined) body.top_p = ir.topP;
+  if (ir.stop) body.stop = ir.stop;
+  if (ir.seed !== undefined) body.seed = ir.seed;
+  if (ir.presencePenalty !== undefined) body.presence_penalty = ir.presencePenalty;
+  if (ir.frequencyPenalty !== undefined) body.frequency_penalty = ir.frequencyPenalty;
+  const effort = ir.reasoning?.effort ?? (ir.reasoning?.budgetTokens ? effortForBudget(ir.reasoning.budgetTokens) : undefined);
+  if (effort) body.reasoning_effort = effort;
+  if (ir.responseFormat?.type === "json_schema") {
+    body.response_format = { type: "json_schema", json_schema: { name: ir.responseFormat.name ?? "response", schema: ir.responseFormat.schema, ...(ir.responseFormat.strict !== undefined ? { strict: ir.responseFormat.strict } : {}) } };
+  } else if (ir.responseFormat) {
+    body.response_format = { type: "json_object" };
+  }
+  if (ir.user) body.user = ir.user;
+  if (options.stream) {
+    body.stream = true;
+    if (options.supportsStreamOptions !== false) body.stream_options = { include_usage: true };
+  }
+  return body;
+}
+
+function encodeChatMessage(message: Message): Json[] {
+  if (message.role === "system") return [{ role: "system", content: textOf(message.content) }];
+  if (message.role === "assistant") {
+    const text = message.content
+      .filter((p) => p.type === "text" || p.type === "refusal")
+      .map((p) => (p as { text: string }).text)
+      .join("");
+    const calls = message.content.filter((p): p is Extract<Part, { type: "tool_call" }> => p.type === "tool_call");
+    // Reasoning is not sent back: Chat sources reject or ignore it.
+    const out: Json = { role: "assistant", content: text === "" && calls.length > 0 ? null : text };
+    if (calls.length > 0) out.tool_calls = calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } }));
+    return [out];
+  }
+  // A user turn: tool results become `tool` messages (they answer the previous assistant turn), the rest one user message.
+  const out: Json[] = [];
+  for (const part of message.content) {
+    if (part.type !== "tool_result") continue;
+    const text = textOf(part.content);
+    out.push({ role: "tool", tool_call_id: part.callId, content: part.isError && text ? `Error: ${text}` : text });
+  }
+  const rest = message.content.filter((p) => p.type !== "tool_result");
+  if (rest.length > 0) {
+    const simple = rest.every((p) => p.type === "text");
+    out.push({ role: "user", content: simple ? textOf(rest) : rest.map(encodeChatPart).filter((p) => p !== null) });
+  }
+  return out;
+}
+
+function encodeChatPart(part: Part): Json | null {
+  switch (part.type) {
+    case "text":
+      return { type: "text", text: part.text };
+    case "image":
+      return { type: "image_url", image_url: { url: mediaToUrl(part.source) } };
+    case "document":
+      if (part.source.kind === "text") return { type: "text", text: part.source.text };
+      return { type: "file", file: { file_data: mediaToUrl(part.source), ...(part.filename ? { filename: part.filename } : {}) } };
+    default:
+      return null;
+  }
+}
+
+function encodeChatTool(tool: Tool): Json {
+  return { type: "function", function: { name: tool.name, ...(tool.description ? { description: tool.description } : {}), parameters: tool.parameters, ...(tool.strict !== undefined ? { strict: tool.strict } : {}) } };
+}
+
+// ── whole responses ─────────────────────────────────────────────────────────────────────
+
+const FINISH_IN: Record<string, StopReason> = { stop: "stop", length: "length", tool_calls: "tool_calls", function_call: "tool_calls", content_filter: "content_filter" };
+const FINISH_OUT: Record<StopReason, string> = { stop: "stop", length: "length", tool_calls: "tool_calls", content_filter: "content_filter", pause: "stop", error: "stop" };
+
+export function decodeChatResponse(body: Json): Response {
+  const choice = asObject(asArray(body.choices)[0]);
+  const message = asObject(choice.message);
+  const content: Part[] = [];
+  const reasoning = asString(message.reasoning_content) ?? asString(message.reasoning);
+  if (reasoning) content.push({ type: "reasoning", text: reasoning });
+  const text = contentText(message.content);
+  if (text) content.push({ type: "text", text });
+  const refusal = asString(message.refusal);
+  if (refusal) content.push({ type: "refusal", text: refusal });
+  for (const raw of asArray(message.tool_calls)) {
+    const call = asObject(raw);
+    const fn = asObject(call.function);
+    content.push({ type: "tool_call", id: asString(call.id) ?? "", name: asString(fn.name) ?? "", arguments: asString(fn.arguments) ?? "{}" });
+  }
+  const finish = asString(choice.finish_reason) ?? "stop";
+  return {
+    id: asString(body.id) ?? "",
+    content,
+    stopReason: refusal ? "content_filter" : (FINISH_IN[finish] ?? "stop"),
+    usage: body.usage ? readChatUsage(asObject(body.usage)) : null,
+  };
+}
+
+export interface ChatResponseContext {
+  id: string;
+  model: string;
+  created: number;
+}
+
+export function encodeChatResponse(ir: Response, context: ChatResponseContext): Json {
+  const message: Json = { role: "assistant", content: textOf(ir.content) || null };
+  const reasoning = ir.content.filter((p) => p.type === "reasoning").map((p) => (p as { text: string }).text).join("");
+  if (reasoning) message.reasoning_content = reasoning;
+  const refusal = ir.content.find((p) => p.type === "refusal");
+  message.refusal = refusal ? (refusal as { text: string }).text : null;
+  const calls = ir.content.filter((p): p is Extract<Part, { type: "tool_call" }> => p.type === "tool_call");
+  if (calls.length > 0) message.tool_calls = calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } }));
+  if (message.content === null && calls.length === 0 && !refusal) message.content = "";
+  return {
+    id: context.id,
+    object: "chat.completion",
+    created: context.created,
+    model: context.model,
+    choices: [{ index: 0, message, finish_reason: FINISH_OUT[ir.stopReason], logprobs: null }],
+    ...(ir.usage ? { usage: writeChatUsage(ir.usage) } : {}),
+  };
+}
+
+/** Chat usage → ours (prompt tokens include cached ones, completion includes reasoning). */
+export function readChatUsage(usage: Json): Usage {
+  const prompt = asObject(usage.prompt_tokens_details);
+  const completion = asObject(usage.completion_tokens_details);
+  const result: Usage = { inputTokens: asNumber(usage.prompt_tokens) ?? 0, outputTokens: asNumber(usage.completion_tokens) ?? 0 };
+  const cached = asNumber(prompt.cached_tokens);
+  if (cached) result.cacheReadTokens = cached;
+  const reasoning = asNumber(completion.reasoning_tokens);
+  if (reasoning) result.reasoningTokens = reasoning;
+  return result;
+}
+
+export function writeChatUsage(usage: Usage): Json {
+  const out: Json = { prompt_tokens: usage.inputTokens, completion_tokens: usage.outputTokens, total_tokens: usage.inputTokens + usage.outputTokens };
+  if (usage.cacheReadTokens) out.prompt_tokens_details = { cached_tokens: usage.cacheReadTokens };
+  if (usage.reasoningTokens) out.completion_tokens_details = { reasoning_tokens: usage.reasoningTokens };
+  return out;
+}
+
+// ── streams ─────────────────────────────────────────────────────────────────────────────
+
+/** Chat chunks → stream events. A tool call opens once its name is known (arguments wait). */
+export function chatStreamDecoder(): StreamDecoder {
+  const calls = new Map<number, { ordinal: number; id?: string; name?: string; pending: string; open: boolean }>();
+  return {
+    decode(_event, data) {
+      if (data === "[DONE]") return [{ type: "done" }];
+      let chunk: Json;
+      try {
+        chunk = asObject(JSON.parse(data));
+      } catch {
+        return [{ type: "error", message: "upstream sent a malformed event" }];
+      }
+      if (chunk.error) return [{ type: "error", message: errorText(chunk.error) }];
+      const events: StreamEvent[] = [];
+      for (const raw of asArray(chunk.choices)) {
+        const choice = asObject(raw);
+        const delta = asObject(choice.delta);
+        const reasoning = asString(delta.reasoning_content) ?? asString(delta.reasoning);
+        if (reasoning) events.push({ type: "reasoning", text: reasoning });
+        const content = asString(delta.content);
+        if (content) events.push({ type: "text", text: content });
+        const refusal = asString(delta.refusal);
+        if (refusal) events.push({ type: "refusal", text: refusal });
+        for (const rawCall of asArray(delta.tool_calls)) {
+          const tc = asObject(rawCall);
+          const key = asNumber(tc.index) ?? 0;
+          let call = calls.get(key);
+          if (!call) {
+            call = { ordinal: calls.size, pending: "", open: false };
+            calls.set(key, call);
+          }
+          const fn = asObject(tc.function);
+          if (asString(tc.id)) call.id = asString(tc.id);
+          if (asString(fn.name)) call.name = asString(fn.name);
+          const args = asString(fn.arguments) ?? "";
+          if (call.open) {
+            if (args) events.push({ type: "tool_call", index: call.ordinal, arguments: args });
+          } else if (call.name) {
+            call.open = true;
+            events.push({ type: "tool_call", index: call.ordinal, id: call.id ?? `call_${call.ordinal}`, name: call.name, arguments: call.pending + args });
+          } else {
+            call.pending += args;
+          }
+        }
+        const finish = asString(choice.finish_reason);
+        if (finish) events.push({ type: "finish", reason: FINISH_IN[finish] ?? "stop" });
+      }
+      if (chunk.usage && typeof chunk.usage === "object") events.push({ type: "usage", usage: readChatUsage(asObject(chunk.usage)) });
+      return events;
+    },
+  };
+}
+
+export interface ChatStreamContext extends ChatResponseContext {
+  /** The client asked for `stream_options.include_usage`. */
+  includeUsage: boolean;
+}
+
+/** Stream events → Chat chunks, opening with the role chunk and closing with [DONE]. */
+export function chatStreamEncoder(context: ChatStreamContext): StreamEncoder {
+  let started = false;
+  let finished = false;
+  const frame = (choices: Json[], extra: Json = {}) =>
+    `data: ${JSON.stringify({ id: context.id, object: "chat.completion.chunk", created: context.created, model: context.model, choices, ...extra })}\n\n`;
+  const delta = (d: Json, finish: string | null = null) => frame([{ index: 0, delta: d, finish_reason: finish }]);
+  const start = () => {
+    if (started) return "";
+    started = true;
+    return delta({ role: "assistant", content: "" });
+  };
+  return {
+    encode(event) {
+      switch (event.type) {
+        case "text":
+          return start() + delta({ content: event.text });
+        case "reasoning":
+          return start() + delta({ reasoning_content: event.text });
+        case "refusal":
+          return start() + delta({ refusal: event.text });
+        case "tool_call":
+          return (
+            start() +
+            delta({
+              tool_calls: [
+                event.name !== undefined
+                  ? { index: event.index, id: event.id, type: "function", function: { name: event.name, arguments: event.arguments } }
+                  : { index: event.index, function: { arguments: event.arguments } },
+              ],
+            })
+          );
+        case "finish":
+          if (finished) return "";
+          finished = true;
+          return start() + delta({}, FINISH_OUT[event.reason]);
+        default:
+          return "";
+      }
+    },
+    close(finish, usage) {
+      let out = start();
+      if (!finished) {
+        finished = true;
+        out += delta({}, FINISH_OUT[finish]);
+      }
+      if (context.includeUsage && usage) out += frame([], { usage: writeChatUsage(usage) });
+      return `${out}data: [DONE]\n\n`;
+    },
+    fail(error) {
+      return chatErrorFrame(error);
+    },
+  };
+}
+
+export function errorText(error: unknown): string {
+  if (typeof error === "string") return error.slice(0, 300);
+  const message = asString(asObject(error).message);
+  return message ? message.slice(0, 300) : "unknown error";
+}

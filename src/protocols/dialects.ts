@@ -1,0 +1,202 @@
+// Each wire protocol as one table of codecs, so that the proxy can pair any client protocol
+// with any source protocol: pass-through when they are the same, translation otherwise.
+import type { Protocol } from "../config/schema.ts";
+import { chatErrorFrame } from "./chat-completions/errors.ts";
+import {
+  chatStreamDecoder,
+  chatStreamEncoder,
+  decodeChatRequest,
+  decodeChatResponse,
+  encodeChatRequest,
+  encodeChatResponse,
+  readChatUsage,
+} from "./chat-completions/codec.ts";
+import { chatPassthroughRelay } from "./chat-completions/passthrough.ts";
+import type { Request, Response, StreamDecoder, StreamEncoder, Usage } from "./ir.ts";
+import { asArray, asObject, type Json } from "./json.ts";
+import {
+  decodeMessagesRequest,
+  decodeMessagesResponse,
+  encodeMessagesRequest,
+  encodeMessagesResponse,
+  messagesErrorFrame,
+  messagesStreamDecoder,
+  messagesStreamEncoder,
+  readMessagesUsage,
+} from "./messages/codec.ts";
+import type { StreamRelay } from "./relay.ts";
+import {
+  decodeResponsesRequest,
+  decodeResponsesResponse,
+  encodeResponsesRequest,
+  encodeResponsesResponse,
+  readResponsesUsage,
+  responsesStreamDecoder,
+  responsesStreamEncoder,
+} from "./responses/codec.ts";
+import { inspectingPassthrough } from "./translate.ts";
+import type { BitRouterError } from "../errors.ts";
+
+export type WireProtocol = Exclude<Protocol, "generate_content">;
+
+/** Who the answer is for: ids in the client protocol's style, the model it asked for. */
+export interface ClientContext {
+  requestId: string;
+  model: string;
+  /** Unix seconds. */
+  created: number;
+  /** Chat only: the client asked for the usage chunk. */
+  includeUsage: boolean;
+}
+
+export interface EncodeOptions {
+  model: string;
+  stream: boolean;
+  tokenLimitField?: "max_tokens" | "max_completion_tokens";
+  supportsStreamOptions?: boolean;
+}
+
+export type DecodedJson = { ok: true; body: string; usage: Usage | null } | { ok: false; reason: string };
+
+export interface Dialect {
+  decodeRequest(body: Json): Request;
+  encodeRequest(ir: Request, options: EncodeOptions): Json;
+  decodeResponse(body: Json): Response;
+  encodeResponse(ir: Response, context: ClientContext): Json;
+  streamDecoder(): StreamDecoder;
+  streamEncoder(context: ClientContext): StreamEncoder;
+  /** Same protocol on both sides: the client's body with the upstream model and our extensions removed. */
+  passthroughBody(body: Json, model: string): Json;
+  passthroughRelay(context: ClientContext): StreamRelay;
+  /** Same protocol: the source's JSON answer checked, its usage read, `model` patched. */
+  passthroughJson(text: string, context: ClientContext): DecodedJson;
+  /** A whole error stream, for a failure after headers went out but before anything else did. */
+  errorStream(error: BitRouterError, context: ClientContext): string;
+}
+
+const MODEL_FIELD = /"model"\s*:\s*"(?:[^"\\]|\\.)*"/;
+
+function withModel(body: Json, model: string): Json {
+  const out: Json = { ...body, model };
+  delete out.models;
+  return out;
+}
+
+/** Parse a JSON answer, reject an error body, patch the first `model`, read usage. */
+function checkedJson(text: string, context: ClientContext, valid: (body: Json) => boolean, usage: (body: Json) => Usage | null): DecodedJson {
+  let body: Json;
+  try {
+    body = asObject(JSON.parse(text));
+  } catch {
+    return { ok: false, reason: "upstream answered 2xx with a body that is not JSON" };
+  }
+  if (body.error && body.type !== "message") return { ok: false, reason: `upstream error: ${JSON.stringify(body.error).slice(0, 200)}` };
+  if (!valid(body)) return { ok: false, reason: "upstream answer is not a complete response" };
+  return { ok: true, body: text.replace(MODEL_FIELD, `"model":${JSON.stringify(context.model)}`), usage: usage(body) };
+}
+
+const compactId = (requestId: string) => requestId.replace(/-/g, "");
+
+const chat: Dialect = {
+  decodeRequest: decodeChatRequest,
+  encodeRequest: (ir, o) => encodeChatRequest(ir, o),
+  decodeResponse: decodeChatResponse,
+  encodeResponse: (ir, c) => encodeChatResponse(ir, { id: `chatcmpl-${c.requestId}`, model: c.model, created: c.created }),
+  streamDecoder: chatStreamDecoder,
+  streamEncoder: (c) => chatStreamEncoder({ id: `chatcmpl-${c.requestId}`, model: c.model, created: c.created, includeUsage: c.includeUsage }),
+  passthroughBody: withModel,
+  passthroughRelay: (c) => chatPassthroughRelay({ requestedModel: c.model, deliverUsage: c.includeUsage }),
+  passthroughJson: (text, c) =>
+    checkedJson(
+      text,
+      c,
+      (b) => Array.isArray(b.choices),
+      (b) => (b.usage ? readChatUsage(asObject(b.usage)) : null),
+    ),
+  errorStream: (error) => chatErrorFrame(error),
+};
+
+const messages: Dialect = {
+  decodeRequest: decodeMessagesRequest,
+  encodeRequest: (ir, o) => encodeMessagesRequest(ir, o),
+  decodeResponse: decodeMessagesResponse,
+  encodeResponse: (ir, c) => encodeMessagesResponse(ir, { id: `msg_${compactId(c.requestId)}`, model: c.model }),
+  streamDecoder: messagesStreamDecoder,
+  streamEncoder: (c) => messagesStreamEncoder({ id: `msg_${compactId(c.requestId)}`, model: c.model }),
+  passthroughBody: withModel,
+  passthroughRelay: (c) =>
+    inspectingPassthrough({
+      decoder: messagesStreamDecoder(),
+      rewrite: (block, name) => {
+        // Every Anthropic frame must carry its `event:` line, or the SDK drops it silently.
+        const named = name === undefined ? `event: ${/"type"\s*:\s*"(\w+)"/.exec(block)?.[1] ?? "message"}\n${block}` : block;
+        return name === "message_start" || (name === undefined && named.startsWith("event: message_start")) ? named.replace(MODEL_FIELD, `"model":${JSON.stringify(c.model)}`) : named;
+      },
+      closing: 'event: message_stop\ndata: {"type":"message_stop"}\n\n',
+      errorFrame: messagesErrorFrame,
+    }),
+  passthroughJson: (text, c) =>
+    checkedJson(
+      text,
+      c,
+      (b) => b.type === "message" && Array.isArray(b.content),
+      (b) => (b.usage ? readMessagesUsage(asObject(b.usage)) : null),
+    ),
+  errorStream: (error, c) => messagesStreamEncoder({ id: `msg_${compactId(c.requestId)}`, model: c.model }).fail(error),
+};
+
+const LIFECYCLE = new Set(["response.created", "response.in_progress", "response.queued", "response.completed", "response.incomplete", "response.failed"]);
+
+const responses: Dialect = {
+  decodeRequest: decodeResponsesRequest,
+  encodeRequest: (ir, o) => encodeResponsesRequest(ir, o),
+  decodeResponse: decodeResponsesResponse,
+  encodeResponse: (ir, c) => encodeResponsesResponse(ir, { id: `resp_${compactId(c.requestId)}`, model: c.model, createdAt: c.created }),
+  streamDecoder: responsesStreamDecoder,
+  streamEncoder: (c) => responsesStreamEncoder({ id: `resp_${compactId(c.requestId)}`, model: c.model, createdAt: c.created }),
+  passthroughBody: withModel,
+  passthroughRelay: responsesPassthrough,
+  passthroughJson: (text, c) =>
+    checkedJson(
+      text,
+      c,
+      (b) => b.object === "response" && Array.isArray(asArray(b.output)) && b.status !== "failed",
+      (b) => (b.usage ? readResponsesUsage(asObject(b.usage)) : null),
+    ),
+  errorStream: (error, c) => responsesStreamEncoder({ id: `resp_${compactId(c.requestId)}`, model: c.model, createdAt: c.created }).fail(error),
+};
+
+/**
+ * Responses pass-through. A failure after commit must continue the source's own response (same
+ * id, later sequence numbers) with `error` and `response.failed`, so both are read off the way.
+ */
+function responsesPassthrough(c: ClientContext): StreamRelay {
+  let responseId = `resp_${compactId(c.requestId)}`;
+  let sequence = 0;
+  return inspectingPassthrough({
+    decoder: responsesStreamDecoder(),
+    rewrite: (block, name) => {
+      const seen = /"sequence_number"\s*:\s*(\d+)/.exec(block);
+      if (seen) sequence = Number(seen[1]) + 1;
+      if (name === undefined || !LIFECYCLE.has(name)) return block;
+      if (name === "response.created") responseId = /"id"\s*:\s*"([^"]+)"/.exec(block)?.[1] ?? responseId;
+      return block.replace(MODEL_FIELD, `"model":${JSON.stringify(c.model)}`);
+    },
+    // A Responses stream ends only with its terminal event, which is also what finishes it.
+    closing: "",
+    errorFrame: (error) => {
+      const code = error.code ?? "upstream_error";
+      const frame = (type: string, payload: Json) => `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence++, ...payload })}\n\n`;
+      return (
+        frame("error", { code, message: error.message, param: null }) +
+        frame("response.failed", { response: { id: responseId, object: "response", created_at: c.created, status: "failed", model: c.model, usage: null, error: { code, message: error.message }, incomplete_details: null } })
+      );
+    },
+  });
+}
+
+export const DIALECTS: Record<WireProtocol, Dialect> = { chat_completions: chat, messages, responses };
+
+export function isWireProtocol(protocol: Protocol): protocol is WireProtocol {
+  return protocol in DIALECTS;
+}

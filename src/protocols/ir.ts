@@ -1,0 +1,154 @@
+// The intermediate representation every wire protocol is translated through. Codecs take
+// values and return values: a request, a whole response, or a stream of events. Field names
+// here are ours (camelCase); wire names live only in the codecs.
+import type { BitRouterError } from "../errors.ts";
+
+export type StopReason = "stop" | "length" | "tool_calls" | "content_filter" | "pause" | "error";
+
+/** Token counts in Chat's reading: input includes cached tokens, output includes reasoning. */
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens?: number;
+  cacheWriteTokens?: number;
+  reasoningTokens?: number;
+}
+
+export type MediaSource = { kind: "url"; url: string } | { kind: "base64"; mediaType: string; data: string };
+
+export type Part =
+  | { type: "text"; text: string; cacheControl?: unknown }
+  | { type: "image"; source: MediaSource; cacheControl?: unknown }
+  | { type: "document"; source: MediaSource | { kind: "text"; text: string }; filename?: string; cacheControl?: unknown }
+  /** Thinking. `signature` and `redactedData` are Anthropic's, meaningful only back to Anthropic. */
+  | { type: "reasoning"; text: string; signature?: string; redactedData?: string }
+  /** `arguments` is JSON text, kept verbatim. */
+  | { type: "tool_call"; id: string; name: string; arguments: string }
+  | { type: "tool_result"; callId: string; content: Part[]; isError?: boolean; cacheControl?: unknown }
+  | { type: "refusal"; text: string };
+
+export interface Message {
+  /** "system" only for turns in the middle of a conversation; the opening prompt is Request.system. */
+  role: "user" | "assistant" | "system";
+  content: Part[];
+}
+
+export interface Tool {
+  name: string;
+  description?: string;
+  /** JSON Schema of the arguments. */
+  parameters: Record<string, unknown>;
+  strict?: boolean;
+  cacheControl?: unknown;
+}
+
+export type ToolChoice = { type: "auto" } | { type: "none" } | { type: "required" } | { type: "tool"; name: string };
+
+export interface Request {
+  model: string;
+  system: { text: string; cacheControl?: unknown }[];
+  messages: Message[];
+  tools: Tool[];
+  toolChoice?: ToolChoice;
+  parallelToolCalls?: boolean;
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  stop?: string[];
+  seed?: number;
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+  /** Effort ("low" | "medium" | "high" | …) and/or an explicit thinking budget. */
+  reasoning?: { effort?: string; budgetTokens?: number };
+  responseFormat?: { type: "json_schema"; name?: string; schema: unknown; strict?: boolean } | { type: "json_object" };
+  user?: string;
+  stream: boolean;
+}
+
+export interface Response {
+  id: string;
+  content: Part[];
+  stopReason: StopReason;
+  usage: Usage | null;
+}
+
+/**
+ * One step of a streamed answer. A tool call is identified by `index` (its order among the
+ * answer's tool calls); the event that opens it carries `id` and `name`.
+ */
+export type StreamEvent =
+  | { type: "text"; text: string }
+  | { type: "reasoning"; text: string }
+  | { type: "reasoning_signature"; signature: string }
+  | { type: "redacted_reasoning"; data: string }
+  | { type: "tool_call"; index: number; id?: string; name?: string; arguments: string }
+  | { type: "refusal"; text: string }
+  /** Counts known so far; later values replace earlier ones field by field. */
+  | { type: "usage"; usage: Partial<Usage> }
+  | { type: "finish"; reason: StopReason }
+  /** An in-band error from the source. */
+  | { type: "error"; message: string }
+  /** The source's own end marker ([DONE], message_stop, response.completed). */
+  | { type: "done" };
+
+/** Reads one upstream event (SSE `event:` name and `data:`) into stream events. */
+export interface StreamDecoder {
+  decode(event: string | undefined, data: string): StreamEvent[];
+}
+
+/** Writes stream events as client frames. `close` ends a stream that went well, `fail` one that did not. */
+export interface StreamEncoder {
+  encode(event: StreamEvent): string;
+  close(finish: StopReason, usage: Usage | null): string;
+  fail(error: BitRouterError): string;
+}
+
+export function mergeUsage(into: Usage | null, partial: Partial<Usage>): Usage {
+  const merged: Usage = { inputTokens: 0, outputTokens: 0, ...(into ?? {}) };
+  for (const [key, value] of Object.entries(partial) as [keyof Usage, number | undefined][]) {
+    if (typeof value === "number" && Number.isFinite(value)) merged[key] = value;
+  }
+  return merged;
+}
+
+/** A content token: what commits a stream. */
+export function isContent(event: StreamEvent): boolean {
+  switch (event.type) {
+    case "text":
+    case "reasoning":
+    case "refusal":
+      return event.text.length > 0;
+    case "tool_call":
+      return true;
+    case "redacted_reasoning":
+      return true;
+    default:
+      return false;
+  }
+}
+
+export function textOf(parts: Part[]): string {
+  return parts
+    .filter((p): p is Extract<Part, { type: "text" }> => p.type === "text")
+    .map((p) => p.text)
+    .join("");
+}
+
+/** Arguments text → object for protocols that want one (invalid JSON → {}). */
+export function parseArguments(text: string): Record<string, unknown> {
+  try {
+    const value = JSON.parse(text || "{}");
+    return value && typeof value === "object" && !Array.isArray(value) ? value : {};
+  } catch {
+    return {};
+  }
+}
+
+/** A thinking budget for an effort level, and back: for protocols that speak only one of them. */
+export function budgetForEffort(effort: string): number {
+  return { minimal: 1024, low: 2048, medium: 8192, high: 16384, xhigh: 32768, max: 32768 }[effort] ?? 8192;
+}
+export function effortForBudget(budget: number): string {
+  return budget <= 2048 ? "low" : budget <= 8192 ? "medium" : "high";
+}

@@ -1,0 +1,20 @@
+// Narrowing helpers for JSON from the wire: the codecs read untrusted bodies without trusting
+// their shape, and never throw on a missing or mistyped field.
+
+export type Json = Record<string, unknown>;
+
+export function asObject(value: unknown): Json {
+  return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Json) : {};
+}
+
+export function asArray(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+export function asString(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}
+
+export function asNumber(value: unknown): number | undefined {
+  return typeof value === "number" && Number.isFinite(value) ? value : undefined;
+}

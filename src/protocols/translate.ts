@@ -1,0 +1,162 @@
+// The relays built on the stream codecs. A translating relay decodes the source's events and
+// encodes them in the client's protocol, event by event. An inspecting pass-through relay
+// decodes only to watch (commit, usage, the end, errors) and forwards the source's own events.
+import type { BitRouterError } from "../errors.ts";
+import { parseSseBlock, SseSplitter } from "../upstream/sse.ts";
+import { isContent, mergeUsage, type StopReason, type StreamDecoder, type StreamEncoder, type StreamEvent, type Usage } from "./ir.ts";
+import type { Frames, StreamRelay } from "./relay.ts";
+
+interface Watch {
+  committed: boolean;
+  finish: StopReason | null;
+  done: boolean;
+  failure: string | null;
+  usage: Usage | null;
+}
+
+/** What every relay notices about an event, whatever it does with it. */
+function observe(watch: Watch, event: StreamEvent): void {
+  if (isContent(event)) watch.committed = true;
+  switch (event.type) {
+    case "usage":
+      watch.usage = mergeUsage(watch.usage, event.usage);
+      break;
+    case "finish":
+      watch.finish = event.reason;
+      // A source may legitimately finish without content (an empty answer, a refusal).
+      watch.committed = true;
+      break;
+    case "done":
+      watch.done = true;
+      watch.committed = true;
+      break;
+    case "error":
+      watch.failure = `upstream error in stream: ${event.message}`;
+      break;
+  }
+}
+
+function eventsOf(splitter: SseSplitter, decoder: TextDecoder, chunk: Uint8Array | null): string[] {
+  if (chunk) return splitter.pushText(decoder.decode(chunk, { stream: true }));
+  const blocks = splitter.pushText(decoder.decode());
+  const last = splitter.flush();
+  return last === null ? blocks : [...blocks, last];
+}
+
+function relayOf(watch: Watch, take: () => Frames, errorFrame: (error: BitRouterError) => string, push: (chunk: Uint8Array) => void, end: () => void): StreamRelay {
+  return {
+    push,
+    end,
+    take,
+    errorFrame,
+    get committed() {
+      return watch.committed;
+    },
+    get complete() {
+      return watch.done && watch.failure === null;
+    },
+    get failure() {
+      return watch.failure;
+    },
+    get usage() {
+      return watch.usage;
+    },
+  };
+}
+
+/** Source events decoded by `decoder`, written for the client by `encoder`. */
+export function translatingRelay(decoder: StreamDecoder, encoder: StreamEncoder): StreamRelay {
+  const splitter = new SseSplitter();
+  const text = new TextDecoder();
+  const watch: Watch = { committed: false, finish: null, done: false, failure: null, usage: null };
+  let out = "";
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    out += encoder.close(watch.finish ?? "stop", watch.usage);
+  };
+  const feed = (chunk: Uint8Array | null) => {
+    for (const block of eventsOf(splitter, text, chunk)) {
+      if (watch.failure || watch.done) return;
+      const { event, data } = parseSseBlock(block);
+      if (data === undefined) continue;
+      for (const ir of decoder.decode(event, data)) {
+        observe(watch, ir);
+        if (watch.failure) return;
+        out += encoder.encode(ir);
+      }
+      if (watch.done) close();
+    }
+  };
+  return relayOf(
+    watch,
+    () => {
+      const frames = out ? [out] : [];
+      out = "";
+      return frames;
+    },
+    (error) => encoder.fail(error),
+    (chunk) => feed(chunk),
+    () => {
+      feed(null);
+      if (watch.failure || closed) return;
+      if (watch.finish) {
+        watch.done = true;
+        close();
+      } else {
+        watch.failure = watch.committed ? "upstream stream ended before it finished" : "upstream stream ended before its first token";
+      }
+    },
+  );
+}
+
+export interface PassthroughOptions {
+  decoder: StreamDecoder;
+  /** The client-bound text of one source event (e.g. `model` patched); `name` is its event type. */
+  rewrite: (block: string, name: string | undefined) => string;
+  /** Frames to add when the source finished but ended without its own end marker. */
+  closing: string;
+  errorFrame: (error: BitRouterError) => string;
+}
+
+/** Same protocol in and out: the source's events go on as they came, watched through `decoder`. */
+export function inspectingPassthrough(options: PassthroughOptions): StreamRelay {
+  const splitter = new SseSplitter();
+  const text = new TextDecoder();
+  const watch: Watch = { committed: false, finish: null, done: false, failure: null, usage: null };
+  let out = "";
+  const feed = (chunk: Uint8Array | null) => {
+    for (const block of eventsOf(splitter, text, chunk)) {
+      if (watch.failure || watch.done) return;
+      const { event, data } = parseSseBlock(block);
+      if (data === undefined) {
+        if (watch.committed) out += `${block}\n\n`;
+        continue;
+      }
+      for (const ir of options.decoder.decode(event, data)) observe(watch, ir);
+      if (watch.failure) return;
+      out += `${options.rewrite(block, event)}\n\n`;
+    }
+  };
+  return relayOf(
+    watch,
+    () => {
+      const frames = out ? [out] : [];
+      out = "";
+      return frames;
+    },
+    options.errorFrame,
+    (chunk) => feed(chunk),
+    () => {
+      feed(null);
+      if (watch.failure || watch.done) return;
+      if (watch.finish) {
+        watch.done = true;
+        out += options.closing;
+      } else {
+        watch.failure = watch.committed ? "upstream stream ended before it finished" : "upstream stream ended before its first token";
+      }
+    },
+  );
+}

@@ -1,0 +1,64 @@
+// The three inference routes share one path: read the body, check what routing needs, resolve
+// the chain, proxy. Only the protocol and its body schema differ.
+import type { Context } from "hono";
+import { z } from "zod";
+import { badRequest } from "../../errors.ts";
+import { DIALECTS, type WireProtocol } from "../../protocols/dialects.ts";
+import { clientContext, type InboundRequest } from "../../proxy/exchange.ts";
+import { proxyRequest } from "../../proxy/proxy-request.ts";
+import { type Resolution, resolveRequest } from "../../routing/resolve.ts";
+import { type AppDeps, type AppEnv, disableIdleTimeout } from "../app.ts";
+import { readJsonObject } from "../request-body.ts";
+import { logRejected, zodMessage } from "./reject.ts";
+
+const routing = {
+  model: z.string().optional(),
+  models: z.array(z.string()).optional(),
+  stream: z.boolean().nullish(),
+};
+
+/** Only what routing needs is checked; every other field passes through untouched. */
+export const REQUEST_SCHEMAS: Record<WireProtocol, z.ZodType<Record<string, unknown>>> = {
+  chat_completions: z.looseObject({
+    ...routing,
+    stream_options: z.looseObject({ include_usage: z.boolean().nullish() }).nullish(),
+    messages: z.array(z.unknown()).min(1, "messages must contain at least one message"),
+  }),
+  messages: z.looseObject({ ...routing, messages: z.array(z.unknown()).min(1, "messages must contain at least one message"), max_tokens: z.number().int().positive().optional() }),
+  responses: z.looseObject({ ...routing, input: z.union([z.string(), z.array(z.unknown())]) }),
+};
+
+export async function handleInference(c: Context<AppEnv>, deps: AppDeps, protocol: WireProtocol): Promise<Response> {
+  disableIdleTimeout(c.env?.server, c.req.raw);
+  const registry = c.var.registry;
+  const requestId = c.var.requestId;
+  let inbound: InboundRequest;
+  let resolution: Resolution;
+  try {
+    const raw = await readJsonObject(c.req.raw, registry.settings.bodyLimitBytes);
+    const parsed = REQUEST_SCHEMAS[protocol].safeParse(raw);
+    if (!parsed.success) throw badRequest(zodMessage(parsed.error), "invalid_request", parsed.error.issues[0]?.path.join("."));
+    const body = parsed.data;
+    resolution = resolveRequest(registry, body.model as string | undefined, body.models as string[] | undefined, protocol);
+    inbound = {
+      protocol,
+      requestId,
+      requestedModel: resolution.requested,
+      stream: body.stream === true,
+      wantsUsage: (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true,
+      headers: c.req.raw.headers,
+      body,
+      created: Math.floor(Date.now() / 1000),
+    };
+  } catch (err) {
+    logRejected(deps.log, requestId, err);
+    throw err;
+  }
+  return proxyRequest(inbound, resolution, {
+    upstream: deps.upstream,
+    log: deps.log,
+    settings: registry.settings,
+    signal: c.req.raw.signal,
+    errorFrame: (error) => DIALECTS[protocol].errorStream(error, clientContext(inbound)),
+  });
+}
