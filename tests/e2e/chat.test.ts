@@ -96,7 +96,7 @@ describe("streams relayed byte for byte", () => {
     const crlf = await fleet.client.chat.completions.stream({ model: "llama3.1", messages: [{ role: "user", content: "#fake:crlf" }] }).finalChatCompletion();
     expect(crlf.choices[0]?.message.content).toBe("Hello from ollama.");
     const split = await fleet.client.chat.completions.stream({ model: "llama3.1", messages: [{ role: "user", content: "#fake:split" }] }).finalChatCompletion();
-    expect(split.choices[0]?.message.content).toBe("héllo wörld ✓");
+    expect(split.choices[0]?.message.content).toBe("héllo wörld ✓ from ollama.");
   });
 
   test("a stream that ends cleanly without [DONE] gets one", async () => {

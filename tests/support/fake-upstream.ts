@@ -6,6 +6,7 @@
 // A scenario is chosen per request: a marker `#fake:<scenario>` in the last user message wins,
 // then the next queued scenario (`fake.queue`), then `fake.mode` (default "ok").
 import type { Socket, TCPSocketListener } from "bun";
+import { chatJson, chatStream, errorBody, messagesJson, messagesStream, responsesJson, responsesStream, scriptFor, type Wire } from "./fake-protocols.ts";
 
 export interface JournalEntry {
   method: string;
@@ -38,6 +39,10 @@ export interface FakeUpstream {
   /** Text the `ok` scenario streams, split into these chunks. */
   textChunks: string[];
   usage: { prompt_tokens: number; completion_tokens: number };
+  /** Cached input tokens reported (included in usage.prompt_tokens). */
+  cacheRead: number;
+  /** What POST /messages/count_tokens answers. */
+  countTokens: number;
   requests(path?: string): JournalEntry[];
   reset(): void;
   stop(): void;
@@ -72,14 +77,16 @@ export async function startFakeUpstream(name = "fake", options: { port?: number 
     models: [],
     textChunks: ["Hello", " from ", name, "."],
     usage: { prompt_tokens: 11, completion_tokens: 7 },
+    cacheRead: 0,
+    countTokens: 42,
     requests(path) {
       return path ? this.journal.filter((j) => j.path === path) : this.journal;
     },
     reset() {
       this.journal.length = 0;
-      this.connections.length = 0;
       this.mode = "ok";
       this.queue.length = 0;
+      this.cacheRead = 0;
     },
     stop() {
       listener.stop(true);
@@ -228,7 +235,12 @@ async function answer(fake: FakeUpstream, state: ConnState, method: string, path
     sendJson(state, 200, { object: "list", data: fake.models.map((id) => ({ id, object: "model", created: 1700000000, owned_by: fake.name })) });
     return true;
   }
-  if (method !== "POST" || !path.endsWith("/chat/completions")) {
+  const wire: Wire | undefined = path.endsWith("/chat/completions") ? "chat" : path.endsWith("/messages") ? "messages" : path.endsWith("/responses") ? "responses" : undefined;
+  if (method === "POST" && path.endsWith("/messages/count_tokens")) {
+    sendJson(state, 200, { input_tokens: fake.countTokens });
+    return true;
+  }
+  if (method !== "POST" || !wire) {
     sendJson(state, 404, { error: { message: `no route ${method} ${path}`, type: "invalid_request_error", code: "not_found" } });
     return true;
   }
@@ -244,7 +256,7 @@ async function answer(fake: FakeUpstream, state: ConnState, method: string, path
       const headers: Record<string, string> = {};
       const retryAfter = /retry-after=([\d.]+)/.exec(extra ?? "")?.[1];
       if (retryAfter) headers["retry-after"] = retryAfter;
-      sendJson(state, status, errorBody(status), headers);
+      sendJson(state, status, errorBody(wire, status), headers);
       return true;
     }
     case "reset-before-headers":
@@ -257,102 +269,87 @@ async function answer(fake: FakeUpstream, state: ConnState, method: string, path
       break;
   }
 
-  if (!stream) {
+  const script = scriptFor(kind, fake.textChunks, fake.usage, fake.cacheRead);
+  const n = fake.journal.length;
+  const ids = { chat: `chatcmpl-${fake.name}-${n}`, messages: `msg_${fake.name}_${n}`, responses: `resp_${fake.name}_${n}` };
+  const options = { id: ids[wire], model };
+
+  if (!stream || kind === "json-for-stream") {
+    const body = wire === "chat" ? chatJson(script, options) : wire === "messages" ? messagesJson(script, options) : responsesJson(script, options);
     if (kind === "gzip") {
       // Compressed, as many real sources answer: BitRouter's fetch decodes it, so the
       // content-encoding and content-length must not reach the client.
-      const body = Bun.gzipSync(Buffer.from(JSON.stringify(completion(fake, model))));
-      write(state, head(200, { "content-type": "application/json", "content-encoding": "gzip", "content-length": String(body.length), "x-ratelimit-remaining-requests": "99", "set-cookie": "session=upstream" }));
-      write(state, body);
+      const gz = Bun.gzipSync(Buffer.from(JSON.stringify(body)));
+      write(state, head(200, { "content-type": "application/json", "content-encoding": "gzip", "content-length": String(gz.length), "x-ratelimit-remaining-requests": "99", "set-cookie": "session=upstream" }));
+      write(state, gz);
       return true;
     }
-    sendJson(state, 200, completion(fake, model));
-    return true;
-  }
-  if (kind === "json-for-stream") {
-    sendJson(state, 200, completion(fake, model));
+    sendJson(state, 200, body);
     return true;
   }
 
-  write(state, head(200, { "content-type": "text/event-stream", "transfer-encoding": "chunked", "cache-control": "no-cache" }));
-  const id = `chatcmpl-${fake.name}-${fake.journal.length}`;
-  const base = { id, object: "chat.completion.chunk", created: 1700000000, model, system_fingerprint: "fp_fake" };
   const includeUsage = (json?.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
-  const frame = (choices: unknown[], usage?: unknown) => `data: ${JSON.stringify({ ...base, choices, ...(includeUsage ? { usage: usage ?? null } : {}) })}\n\n`;
-  const contentFrames = fake.textChunks.map((text) => frame([{ index: 0, delta: { content: text }, finish_reason: null }]));
-  const role = frame([{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }]);
-  const finish = frame([{ index: 0, delta: {}, finish_reason: kind === "tools" ? "tool_calls" : "stop" }]);
-  const usageFrame = includeUsage ? frame([], { ...fake.usage, total_tokens: fake.usage.prompt_tokens + fake.usage.completion_tokens }) : "";
-  const n = Number(arg ?? 1);
+  const r = wire === "chat" ? chatStream(script, { ...options, includeUsage }) : wire === "messages" ? messagesStream(script, options) : responsesStream(script, options);
+  write(state, head(200, { "content-type": "text/event-stream", "transfer-encoding": "chunked", "cache-control": "no-cache" }));
+  const count = Number(arg ?? 1);
+  const send = (frames: string[]) => {
+    for (const f of frames) chunk(state, f);
+  };
+  const all = [...r.head, ...r.content, ...r.tail];
 
   switch (kind) {
     case "slow-first-token":
-      chunk(state, role);
+      send(r.head);
       await sleep(Number(arg ?? 1000));
-      for (const f of contentFrames) chunk(state, f);
-      chunk(state, finish + usageFrame + "data: [DONE]\n\n");
+      send([...r.content, ...r.tail]);
       endChunked(state);
       return true;
     case "pause-after":
-      chunk(state, role);
-      for (const f of contentFrames.slice(0, n)) chunk(state, f);
+      send([...r.head, ...r.content.slice(0, count)]);
       await sleep(Number(extra ?? 1000));
-      for (const f of contentFrames.slice(n)) chunk(state, f);
-      chunk(state, finish + usageFrame + "data: [DONE]\n\n");
+      send([...r.content.slice(count), ...r.tail]);
       endChunked(state);
       return true;
     case "error-before-token":
-      chunk(state, role);
-      chunk(state, `data: ${JSON.stringify({ error: { message: "model overloaded", type: "server_error", code: "overloaded" } })}\n\n`);
+      send([...r.head, r.inBandError]);
       endChunked(state);
       return true;
     case "end-before-token":
-      chunk(state, role);
+      send(r.head);
+      endChunked(state);
+      return true;
+    case "stall-before-token":
+      send(r.head);
+      return false;
+    case "malformed-before-token":
+      send([...r.head, r.malformed]);
       endChunked(state);
       return true;
     case "cut-after":
-      chunk(state, role);
-      for (const f of contentFrames.slice(0, n)) chunk(state, f);
-      await sleep(20);
-      state.conn.socket.end();
-      return false;
     case "reset-after":
-      chunk(state, role);
-      for (const f of contentFrames.slice(0, n)) chunk(state, f);
+      send([...r.head, ...r.content.slice(0, count)]);
       await sleep(20);
-      state.conn.socket.terminate();
+      if (kind === "cut-after") state.conn.socket.end();
+      else state.conn.socket.terminate();
       return false;
     case "end-after":
-      chunk(state, role);
-      for (const f of contentFrames.slice(0, n)) chunk(state, f);
+      send([...r.head, ...r.content.slice(0, count)]);
       endChunked(state);
       return true;
     case "stall-after":
-      chunk(state, role);
-      for (const f of contentFrames.slice(0, n)) chunk(state, f);
-      return false;
-    case "stall-before-token":
-      chunk(state, role);
+      send([...r.head, ...r.content.slice(0, count)]);
       return false;
     case "malformed-after":
-      chunk(state, role);
-      for (const f of contentFrames.slice(0, n)) chunk(state, f);
-      chunk(state, 'data: {"id":"x","choices":[{"delta":{"content":"oops"\n\n');
-      endChunked(state);
-      return true;
-    case "malformed-before-token":
-      chunk(state, role);
-      chunk(state, "data: {not json\n\n");
+      send([...r.head, ...r.content.slice(0, count), r.malformed]);
       endChunked(state);
       return true;
     case "error-after":
-      chunk(state, role);
-      for (const f of contentFrames.slice(0, n)) chunk(state, f);
-      chunk(state, `data: ${JSON.stringify({ error: { message: "the GPU fell over", type: "server_error", code: null } })}\n\n`);
+      send([...r.head, ...r.content.slice(0, count), r.inBandError]);
       endChunked(state);
       return true;
     case "no-done":
-      chunk(state, role + contentFrames.join("") + finish + usageFrame);
+      // The stream ends cleanly after its finish, without the protocol's own end marker.
+      send([...r.head, ...r.content, ...r.tail.slice(0, -1)]);
       endChunked(state);
       return true;
     case "endless": {
@@ -360,36 +357,22 @@ async function answer(fake: FakeUpstream, state: ConnState, method: string, path
       state.onClose.push(() => {
         stopped = true;
       });
-      chunk(state, role);
+      send(r.head);
       for (let i = 0; !stopped && i < 100000; i++) {
-        chunk(state, frame([{ index: 0, delta: { content: `tick${i} ` }, finish_reason: null }]));
+        chunk(state, r.content[i % r.content.length]!.replace(/"(content|text|delta)":"[^"]*"/, `"$1":"tick${i} "`));
         await sleep(25);
       }
       return false;
     }
-    case "tools": {
-      chunk(state, role);
-      const calls = [
-        { id: "call_weather", name: "get_weather", args: ['{"city"', ':"Paris"}'] },
-        { id: "call_time", name: "get_time", args: ['{"tz":', '"Europe/Paris"}'] },
-      ];
-      calls.forEach((call, index) => {
-        chunk(state, frame([{ index: 0, delta: { tool_calls: [{ index, id: call.id, type: "function", function: { name: call.name, arguments: "" } }] }, finish_reason: null }]));
-        for (const part of call.args) chunk(state, frame([{ index: 0, delta: { tool_calls: [{ index, function: { arguments: part } }] }, finish_reason: null }]));
-      });
-      chunk(state, finish + usageFrame + "data: [DONE]\n\n");
-      endChunked(state);
-      return true;
-    }
     case "crlf":
-      chunk(state, (role + contentFrames.join("") + finish + usageFrame + "data: [DONE]\n\n").replace(/\n/g, "\r\n"));
+      chunk(state, all.join("").replace(/\n/g, "\r\n"));
       endChunked(state);
       return true;
     case "split": {
       // One event split across many writes, a multi-byte character split in two.
-      const all = Buffer.from(encoder.encode(role + frame([{ index: 0, delta: { content: "héllo wörld ✓" }, finish_reason: null }]) + finish + usageFrame + "data: [DONE]\n\n"));
-      for (let i = 0; i < all.length; i += 7) {
-        const piece = all.subarray(i, i + 7);
+      const bytes = Buffer.from(encoder.encode(all.join("").replace(/Hello/, "héllo wörld ✓")));
+      for (let i = 0; i < bytes.length; i += 7) {
+        const piece = bytes.subarray(i, i + 7);
         write(state, `${piece.length.toString(16)}\r\n`);
         write(state, piece);
         write(state, "\r\n");
@@ -399,27 +382,8 @@ async function answer(fake: FakeUpstream, state: ConnState, method: string, path
       return true;
     }
     default:
-      chunk(state, role);
-      for (const f of contentFrames) chunk(state, f);
-      chunk(state, finish + usageFrame + "data: [DONE]\n\n");
+      send(all);
       endChunked(state);
       return true;
   }
-}
-
-function completion(fake: FakeUpstream, model: string) {
-  return {
-    id: `chatcmpl-${fake.name}-${fake.journal.length}`,
-    object: "chat.completion",
-    created: 1700000000,
-    model,
-    choices: [{ index: 0, message: { role: "assistant", content: fake.textChunks.join("") }, finish_reason: "stop", logprobs: null }],
-    usage: { ...fake.usage, total_tokens: fake.usage.prompt_tokens + fake.usage.completion_tokens },
-    system_fingerprint: "fp_fake",
-  };
-}
-
-function errorBody(status: number) {
-  const type = status === 429 ? "rate_limit_exceeded" : status >= 500 ? "server_error" : status === 401 ? "invalid_api_key" : "invalid_request_error";
-  return { error: { message: `fake upstream says ${status}`, type, code: type, param: null } };
 }
