@@ -64,7 +64,7 @@ export function planExchange(inbound: InboundRequest, candidate: Candidate): Exc
   const compat = candidate.model?.compatibility;
   const body = same
     ? sameProtocolBody(inbound, candidate)
-    : source.encodeRequest(irOf(inbound), {
+    : source.encodeRequest(forCandidate(irOf(inbound), candidate), {
         model: candidate.upstreamModel,
         stream: inbound.stream,
         tokenLimitField: compat?.token_limit_field,
@@ -92,6 +92,16 @@ export function planExchange(inbound: InboundRequest, candidate: Candidate): Exc
       return new BitRouterError(answer.status, errorTypeFor(answer.status), upstreamMessage(answer.body), same ? { upstream: answer } : { code: "upstream_rejected" });
     },
   };
+}
+
+/**
+ * Reasoning hints (Claude Code always sends `thinking`) reach another protocol only for a model
+ * declared with the `reasoning` capability: most models refuse a reasoning parameter with a 400,
+ * which would end the agent's turn.
+ */
+function forCandidate(ir: IrRequest, candidate: Candidate): IrRequest {
+  if (!ir.reasoning || candidate.model?.capabilities?.includes("reasoning")) return ir;
+  return { ...ir, reasoning: undefined };
 }
 
 function sameProtocolBody(inbound: InboundRequest, candidate: Candidate): Json {

@@ -28,7 +28,7 @@ upstream:
 providers:
   chatsrc:
     api_base: ${chatsrc.baseUrl}
-    models: [{ id: m }]
+    models: [{ id: m }, { id: thinker, capabilities: [reasoning] }]
   msgsrc:
     api_base: ${msgsrc.baseUrl}
     api_key: sk-ant-source-key
@@ -167,6 +167,17 @@ describe("reasoning and refusals across protocols", () => {
     expect(message.stop_reason).toBe("max_tokens");
     const response = await openai.responses.create({ model: "chatsrc:m", input: "#fake:long" });
     expect(response.status).toBe("incomplete");
+  });
+});
+
+describe("request shaping across protocols", () => {
+  test("Claude Code's thinking reaches a Chat source only for a model declared to reason", async () => {
+    const body = { max_tokens: 100, messages: say("hi"), thinking: { type: "enabled" as const, budget_tokens: 4000 } };
+    await anthropic.messages.create({ model: "chatsrc:m", ...body });
+    await anthropic.messages.create({ model: "chatsrc:thinker", ...body });
+    const [plain, thinker] = chatsrc.requests("/v1/chat/completions");
+    expect(plain?.json).not.toHaveProperty("reasoning_effort");
+    expect(thinker?.json).toMatchObject({ reasoning_effort: "medium", max_tokens: 100 });
   });
 });
 

@@ -16,7 +16,10 @@ export function decodeMessagesRequest(body: Json): Request {
   if (typeof body.system === "string") ir.system.push({ text: body.system });
   for (const raw of asArray(body.system)) {
     const block = asObject(raw);
-    if (block.type === "text") ir.system.push({ text: asString(block.text) ?? "", ...(block.cache_control ? { cacheControl: block.cache_control } : {}) });
+    const text = asString(block.text) ?? "";
+    // Claude Code's billing line is metadata for Anthropic, not instructions for another model.
+    if (block.type !== "text" || text.startsWith("x-anthropic-billing-header:")) continue;
+    ir.system.push({ text, ...(block.cache_control ? { cacheControl: block.cache_control } : {}) });
   }
   for (const raw of asArray(body.messages)) {
     const m = asObject(raw);
