@@ -171,6 +171,14 @@ describe("reasoning and refusals across protocols", () => {
 });
 
 describe("request shaping across protocols", () => {
+  test("a Responses source gets its own Bearer key, never the client's", async () => {
+    await anthropic.messages.create({ model: "respsrc:m", max_tokens: 10, messages: say("hi") });
+    const sent = respsrc.requests("/v1/responses")[0]!;
+    expect(sent.headers.authorization).toBe("Bearer sk-resp-source-key");
+    expect(sent.headers["x-api-key"]).toBeUndefined();
+    expect(sent.json).toMatchObject({ model: "m", input: [{ type: "message", role: "user", content: [{ type: "input_text", text: "hi" }] }], max_output_tokens: 10 });
+  });
+
   test("Claude Code's thinking reaches a Chat source only for a model declared to reason", async () => {
     const body = { max_tokens: 100, messages: say("hi"), thinking: { type: "enabled" as const, budget_tokens: 4000 } };
     await anthropic.messages.create({ model: "chatsrc:m", ...body });
