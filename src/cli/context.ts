@@ -1,6 +1,8 @@
 // Config loading shared by the commands: the same registry the server builds.
 import { ConfigError, formatProblem, type LoadedConfig, loadConfig } from "../config/load.ts";
+import { join, resolve } from "node:path";
 import { createLogger } from "../log.ts";
+import { type CredentialFile, CredentialFileError, type CredentialStore, createCredentialStore, credentialsPath } from "../subscriptions/credentials.ts";
 import { discoverModels } from "../sources/discover.ts";
 import { buildRegistry, type Registry } from "../sources/registry.ts";
 import { createUpstreamClient, tcpConnectProbe } from "../upstream/client.ts";
@@ -11,11 +13,31 @@ export interface Loaded {
   registry: Registry;
 }
 
-/** Loads config and registry; prints warnings to stderr. Throws ConfigError. */
+/** `$BITROUTER_HOME`, default `~/.bitrouter`: where credentials.json lives. */
+export function bitrouterHome(io: Pick<Io, "env" | "cwd" | "homeDir">): string {
+  return io.env.BITROUTER_HOME ? resolve(io.cwd, io.env.BITROUTER_HOME) : join(io.homeDir, ".bitrouter");
+}
+
+export function credentialStore(io: Pick<Io, "env" | "cwd" | "homeDir">): CredentialStore {
+  return createCredentialStore(credentialsPath(bitrouterHome(io)));
+}
+
+/** Config, the stored logins and the registry they make; prints warnings to stderr. Throws ConfigError. */
 export function loadRegistry(io: Io, configFlag: string | undefined): Loaded {
   const loaded = loadConfig({ explicit: configFlag, cwd: io.cwd, env: io.env, homeDir: io.homeDir });
   for (const warning of loaded.warnings) io.stderr(`${formatProblem(warning)}\n`);
-  return { loaded, registry: buildRegistry(loaded, io.env) };
+  return { loaded, registry: buildRegistry(loaded, io.env, storedLogins(io)) };
+}
+
+/** The stored logins; an unreadable file is reported and counts as none. */
+export function storedLogins(io: Io): CredentialFile {
+  try {
+    return credentialStore(io).load();
+  } catch (err) {
+    if (!(err instanceof CredentialFileError)) throw err;
+    io.stderr(`warning: ${err.message}\n`);
+    return {};
+  }
 }
 
 export function printConfigError(io: Io, err: ConfigError): void {

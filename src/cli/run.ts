@@ -3,6 +3,7 @@ import { VERSION } from "../version.ts";
 import { UsageError } from "./args.ts";
 import { configCheckCommand, configCheckHelp } from "./commands/config-check.ts";
 import { initCommand, initHelp } from "./commands/init.ts";
+import { loginCommand, loginHelp, logoutCommand, logoutHelp } from "./commands/login.ts";
 import { modelsCommand, modelsHelp } from "./commands/models.ts";
 import { routeCommand, routeHelp } from "./commands/route.ts";
 import { serveCommand, serveHelp } from "./commands/serve.ts";
@@ -21,6 +22,8 @@ const COMMANDS: Record<string, Command> = {
   models: { summary: "list every routable model", help: modelsHelp, run: modelsCommand },
   route: { summary: "show the candidate chain for a model, and why", help: routeHelp, run: routeCommand },
   "config check": { summary: "validate the config", help: configCheckHelp, run: configCheckCommand },
+  login: { summary: "log in to a subscription (anthropic, openai-codex)", help: loginHelp, run: loginCommand },
+  logout: { summary: "remove a subscription's stored login", help: logoutHelp, run: logoutCommand },
   status: { summary: "sources and their state; whether the server answers", help: statusHelp, run: statusCommand },
 };
 

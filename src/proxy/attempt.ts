@@ -7,6 +7,10 @@ import { type AttemptFailure, classifyFailure, classifyStatus } from "../routing
 import type { Attempt } from "../routing/failover.ts";
 import type { Candidate } from "../routing/resolve.ts";
 import { type UpstreamClient, UpstreamFailure, type UpstreamResponse } from "../upstream/client.ts";
+import type { OAuthCredential } from "../subscriptions/credentials.ts";
+import { codexClaims } from "../subscriptions/oauth.ts";
+import { shapeForPlan } from "../subscriptions/shaping.ts";
+import type { SubscriptionAuth } from "../subscriptions/tokens.ts";
 import { commitGate, type OpenStream } from "./client-stream.ts";
 import { type Exchange, type InboundRequest, planExchange, upstreamMessage } from "./exchange.ts";
 
@@ -19,7 +23,14 @@ export type Committed = { kind: "stream"; stream: OpenStream; upstreamHeaders: H
 
 const ERROR_BODY_LIMIT = 64 * 1024;
 
-export function createAttempt(inbound: InboundRequest, upstream: UpstreamClient, maxRetryWaitMs: number): Attempt<Committed> {
+export interface AttemptDeps {
+  upstream: UpstreamClient;
+  maxRetryWaitMs: number;
+  /** Tokens for sources that run on a subscription login. */
+  subscriptions?: SubscriptionAuth;
+}
+
+export function createAttempt(inbound: InboundRequest, deps: AttemptDeps): Attempt<Committed> {
   return async (candidate, signal) => {
     let exchange: Exchange;
     try {
@@ -31,17 +42,32 @@ export function createAttempt(inbound: InboundRequest, upstream: UpstreamClient,
       return { ok: false, failure: { status: null, kind: "invalid", reason: err.message, action }, surfaced: err };
     }
 
+    const plan = candidate.source.plan;
+    let login: { token: string; credential: OAuthCredential } | undefined;
+    const send = (): Promise<UpstreamResponse> => {
+      const shaped = plan && login ? shapeForPlan(plan, exchange, login.token, login.credential.account?.account_id ?? codexClaims(login.token)?.accountId) : exchange;
+      return deps.upstream.send({ url: exchange.url, headers: shaped.headers, body: JSON.stringify(shaped.body), timeouts: candidate.source.timeouts, signal });
+    };
+
     let response: UpstreamResponse;
     try {
-      response = await upstream.send({ url: exchange.url, headers: exchange.headers, body: exchange.body, timeouts: candidate.source.timeouts, signal });
+      if (plan) login = await subscriptionsOf(deps).accessToken(plan);
+      response = await send();
+      // A plan's token can be revoked before its expiry: refresh once and send again.
+      if (response.status === 401 && plan && login) {
+        await response.text(ERROR_BODY_LIMIT).catch(() => "");
+        login = await subscriptionsOf(deps).refreshAfterRejection(plan, login.token);
+        response = await send();
+      }
     } catch (err) {
+      if (err instanceof BitRouterError) return { ok: false, failure: { status: err.status, kind: "status", reason: err.message, action: "next" } };
       if (!(err instanceof UpstreamFailure)) throw err;
       return { ok: false, failure: classifyFailure(err) };
     }
 
     if (response.status < 200 || response.status >= 300) {
       const body = await response.text(ERROR_BODY_LIMIT).catch(() => "");
-      const failure = classifyStatus(response.status, response.headers, maxRetryWaitMs);
+      const failure = classifyStatus(response.status, response.headers, deps.maxRetryWaitMs);
       failure.reason = `HTTP ${response.status}: ${scrubSecrets(upstreamMessage(body), candidate.source.apiKey).slice(0, 160)}`;
       if (failure.action === "surface") {
         return { ok: false, failure, surfaced: exchange.surfacedError({ status: response.status, headers: response.headers, body: scrubSecrets(body, candidate.source.apiKey) }) };
@@ -50,6 +76,7 @@ export function createAttempt(inbound: InboundRequest, upstream: UpstreamClient,
     }
 
     if (inbound.stream) return streamAttempt(exchange, response, candidate);
+    if (exchange.upstreamStream) return foldAttempt(exchange, response, candidate);
 
     let text: string;
     try {
@@ -61,6 +88,34 @@ export function createAttempt(inbound: InboundRequest, upstream: UpstreamClient,
     if (!decoded.ok) return { ok: false, failure: invalid(scrubSecrets(decoded.reason, candidate.source.apiKey)) };
     return { ok: true, value: { kind: "json", answer: { body: decoded.body, usage: decoded.usage }, upstreamHeaders: response.headers } };
   };
+}
+
+function subscriptionsOf(deps: AttemptDeps): SubscriptionAuth {
+  if (!deps.subscriptions) throw new BitRouterError(500, "internal_error", "subscription logins are not available here", { code: "internal_error" });
+  return deps.subscriptions;
+}
+
+/** A JSON answer read off a whole stream (a stream-only source). */
+async function foldAttempt(exchange: Exchange, response: UpstreamResponse, candidate: Candidate) {
+  const { relay, answer } = exchange.fold();
+  try {
+    for (;;) {
+      const chunks = await response.readBatch();
+      if (chunks === null) break;
+      for (const chunk of chunks) relay.push(chunk);
+      if (relay.failure) break;
+    }
+  } catch (err) {
+    return { ok: false as const, failure: classifyFailure(err as UpstreamFailure) };
+  }
+  if (!relay.failure) relay.end();
+  if (relay.failure) {
+    response.cancel("failed");
+    return { ok: false as const, failure: { status: null, kind: "stream" as const, reason: scrubSecrets(relay.failure, candidate.source.apiKey), action: "next" as const } };
+  }
+  const decoded = answer();
+  if (!decoded.ok) return { ok: false as const, failure: invalid(decoded.reason) };
+  return { ok: true as const, value: { kind: "json" as const, answer: { body: decoded.body, usage: decoded.usage }, upstreamHeaders: response.headers } };
 }
 
 async function streamAttempt(exchange: Exchange, response: UpstreamResponse, candidate: Candidate) {

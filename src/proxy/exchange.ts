@@ -8,6 +8,7 @@ import { type ClientContext, DIALECTS, type DecodedJson, isWireProtocol } from "
 import type { Request as IrRequest } from "../protocols/ir.ts";
 import { asObject, type Json } from "../protocols/json.ts";
 import type { StreamRelay } from "../protocols/relay.ts";
+import { foldingEncoder } from "../protocols/fold.ts";
 import { translatingRelay } from "../protocols/translate.ts";
 import type { Candidate } from "../routing/resolve.ts";
 import { endpointUrl, upstreamRequestHeaders } from "../upstream/headers.ts";
@@ -30,9 +31,14 @@ export interface InboundRequest {
 export interface Exchange {
   url: string;
   headers: Record<string, string>;
-  body: string;
+  /** In the source's protocol; serialised by the attempt after any plan shaping. */
+  body: Json;
+  /** The source is asked for a stream (the client's choice, or a stream-only source). */
+  upstreamStream: boolean;
   relay(): StreamRelay;
   decodeJson(text: string): DecodedJson;
+  /** For a JSON client of a stream-only source: a relay that keeps score, and the answer it folds to. */
+  fold(): { relay: StreamRelay; answer(): DecodedJson };
   /** An upstream error answer that is surfaced, as the client's protocol expects it. */
   surfacedError(answer: UpstreamAnswer): BitRouterError;
 }
@@ -62,18 +68,31 @@ export function planExchange(inbound: InboundRequest, candidate: Candidate): Exc
   const context = clientContext(inbound);
   const same = target === inbound.protocol;
   const compat = candidate.model?.compatibility;
+  const upstreamStream = inbound.stream || candidate.source.streamOnly === true;
   const body = same
     ? sameProtocolBody(inbound, candidate)
     : source.encodeRequest(forCandidate(irOf(inbound), candidate), {
         model: candidate.upstreamModel,
-        stream: inbound.stream,
+        stream: upstreamStream,
         tokenLimitField: compat?.token_limit_field,
         supportsStreamOptions: compat?.supports_stream_options,
       });
+  if (upstreamStream) body.stream = true;
   return {
-    url: endpointUrl(candidate.source, target, candidate.upstreamModel, inbound.stream),
-    headers: upstreamRequestHeaders({ source: candidate.source, protocol: target, inbound: inbound.headers, requestId: inbound.requestId, stream: inbound.stream }),
-    body: JSON.stringify(body),
+    url: endpointUrl(candidate.source, target, candidate.upstreamModel, upstreamStream),
+    headers: upstreamRequestHeaders({ source: candidate.source, protocol: target, inbound: inbound.headers, requestId: inbound.requestId, stream: upstreamStream }),
+    body,
+    upstreamStream,
+    fold() {
+      const encoder = foldingEncoder(context.requestId);
+      return {
+        relay: translatingRelay(source.streamDecoder(), encoder),
+        answer: () => {
+          const ir = encoder.result();
+          return { ok: true, body: JSON.stringify(client.encodeResponse(ir, context)), usage: ir.usage };
+        },
+      };
+    },
     relay: () => (same ? client.passthroughRelay(context) : translatingRelay(source.streamDecoder(), client.streamEncoder(context))),
     decodeJson(text) {
       if (same) return client.passthroughJson(text, context);

@@ -6,6 +6,7 @@ import type { Usage } from "../protocols/ir.ts";
 import { ClientGone, walkChain, type WalkResult } from "../routing/failover.ts";
 import type { Candidate, Resolution } from "../routing/resolve.ts";
 import type { Settings } from "../sources/registry.ts";
+import type { SubscriptionAuth } from "../subscriptions/tokens.ts";
 import type { UpstreamClient } from "../upstream/client.ts";
 import { passedResponseHeaders } from "../upstream/headers.ts";
 import { type Committed, createAttempt } from "./attempt.ts";
@@ -14,6 +15,7 @@ import type { InboundRequest } from "./exchange.ts";
 
 export interface ProxyDeps {
   upstream: UpstreamClient;
+  subscriptions?: SubscriptionAuth;
   log: Logger;
   settings: Settings;
   /** The client's connection: aborts when it goes away. */
@@ -27,7 +29,7 @@ const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache
 export async function proxyRequest(inbound: InboundRequest, resolution: Resolution, deps: ProxyDeps): Promise<Response> {
   const started = performance.now();
   const attempts = { count: 0 };
-  const attempt = createAttempt(inbound, deps.upstream, deps.settings.maxRetryWaitMs);
+  const attempt = createAttempt(inbound, { upstream: deps.upstream, maxRetryWaitMs: deps.settings.maxRetryWaitMs, subscriptions: deps.subscriptions });
   const walk = walkChain(
     resolution.candidates,
     async (candidate, signal) => {

@@ -5,6 +5,7 @@ import { Hono } from "hono";
 import { BitRouterError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Registry } from "../sources/registry.ts";
+import type { SubscriptionAuth } from "../subscriptions/tokens.ts";
 import type { UpstreamClient } from "../upstream/client.ts";
 import { inboundAuth } from "./middleware/auth.ts";
 import { type ErrorDialect, internalError, renderError } from "./render-error.ts";
@@ -17,6 +18,8 @@ export interface AppDeps {
   registry: () => Registry;
   upstream: UpstreamClient;
   log: Logger;
+  /** Tokens for subscription sources (absent: such sources fail over with a clear reason). */
+  subscriptions?: SubscriptionAuth;
   newRequestId?: () => string;
 }
 

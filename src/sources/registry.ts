@@ -5,6 +5,8 @@ import type { LoadedConfig, UnsetVariable } from "../config/load.ts";
 import { skipsAuth } from "../config/load.ts";
 import { DEFAULT_LISTEN } from "../config/listen.ts";
 import type { Compatibility, ConfigFile, Protocol, ProtocolRule, ProviderConfig, TimeoutsConfig } from "../config/schema.ts";
+import type { CredentialFile, OAuthCredential } from "../subscriptions/credentials.ts";
+import { isPlanId, type PlanId, planFor } from "../subscriptions/plans.ts";
 import { CATALOG, type CatalogEntry, catalogEntry, defaultKeyEnv, type SourceKind } from "./catalog.ts";
 
 export interface SourceModel {
@@ -47,6 +49,10 @@ export interface Source {
   /** Cascade rank: lower first. Explicit `priority`, else by kind. */
   rank: number;
   timeouts: Timeouts;
+  /** Set when the source runs on a subscription login: requests carry its token and shaping. */
+  plan?: PlanId;
+  /** The source answers only streams (the Codex backend): a JSON request is folded from one. */
+  streamOnly?: boolean;
 }
 
 export interface VirtualModel {
@@ -81,13 +87,16 @@ export const KIND_RANK: Record<SourceKind, number> = { "self-hosted": 100, subsc
 
 const DEFAULT_TIMEOUTS = { connect_secs: 10, read_secs: 300, total_secs: null };
 
-export function buildRegistry(loaded: LoadedConfig, env: Record<string, string | undefined>, now = Date.now()): Registry {
+export function buildRegistry(loaded: LoadedConfig, env: Record<string, string | undefined>, credentials: CredentialFile = {}, now = Date.now()): Registry {
   const config = loaded.config;
   const configured = config.providers ?? {};
   const ids = [...new Set([...CATALOG.map((e) => e.id), ...Object.keys(configured)])];
-  const sources = ids.map((id) =>
-    buildSource(id, id in configured ? (configured[id] ?? {}) : undefined, catalogEntry(id), config, env, unsetIn(loaded.unset, id), keyVariable(loaded.substituted, id)),
-  );
+  const sources = ids.map((id) => {
+    const block = id in configured ? (configured[id] ?? {}) : undefined;
+    const source = buildSource(id, block, catalogEntry(id), config, env, unsetIn(loaded.unset, id), keyVariable(loaded.substituted, id));
+    const login = isPlanId(id) ? credentials[id]?.default : undefined;
+    return login && block?.active !== false ? onPlan(source, id as PlanId, login, block, env, now) : source;
+  });
   sources.sort(compareCascade);
 
   const virtualModels = new Map<string, VirtualModel>();
@@ -106,6 +115,32 @@ export function buildRegistry(loaded: LoadedConfig, env: Record<string, string |
     settings: buildSettings(config),
     builtAt: Math.floor(now / 1000),
   };
+}
+
+/** A logged-in plan: the source runs on the subscription (flat-rate tokens) instead of a key. */
+function onPlan(source: Source, plan: PlanId, login: OAuthCredential, block: ProviderConfig | undefined, env: Record<string, string | undefined>, now: number): Source {
+  const planInfo = planFor(plan, env);
+  return {
+    ...source,
+    kind: "subscription",
+    label: planInfo.label,
+    active: true,
+    reason: describeLogin(login, now),
+    apiBase: block?.api_base ? source.apiBase : planInfo.apiBase,
+    apiKey: undefined,
+    protocolRules: [{ pattern: "*", protocols: [plan === "anthropic" ? "messages" : "responses"] }],
+    rank: block?.priority ?? KIND_RANK.subscription,
+    plan,
+    streamOnly: plan === "openai-codex",
+  };
+}
+
+export function describeLogin(login: OAuthCredential, now = Date.now()): string {
+  const who = login.account?.email ? ` as ${login.account.email}` : "";
+  const plan = login.account?.plan ? ` (${login.account.plan})` : "";
+  if (!login.expires_at) return `logged in${who}${plan}`;
+  const until = new Date(login.expires_at * 1000).toISOString().replace(/:\d\d\.\d+Z$/, " UTC").replace("T", " ");
+  return login.expires_at * 1000 > now ? `logged in${who}${plan}, token valid until ${until}` : `logged in${who}${plan}, token expired at ${until} (refreshed on the next request)`;
 }
 
 export function compareCascade(a: Source, b: Source): number {

@@ -1,5 +1,7 @@
 // `bitrouter` / `bitrouter serve`: start the proxy in the foreground until SIGINT/SIGTERM;
 // SIGHUP reloads the config (in-flight requests keep the registry they started with).
+import { mkdirSync, watch } from "node:fs";
+import { basename, dirname } from "node:path";
 import { ConfigError, formatProblem, loadConfig } from "../../config/load.ts";
 import { DEFAULT_LISTEN, isLoopbackHost, parseListen } from "../../config/listen.ts";
 import { createLogger, type Logger } from "../../log.ts";
@@ -7,10 +9,11 @@ import { createApp } from "../../server/app.ts";
 import { startServer } from "../../server/serve.ts";
 import { discoverModels } from "../../sources/discover.ts";
 import { buildRegistry, type Registry } from "../../sources/registry.ts";
+import { createSubscriptionAuth } from "../../subscriptions/tokens.ts";
 import { createUpstreamClient, tcpConnectProbe, type UpstreamClient } from "../../upstream/client.ts";
 import { VERSION } from "../../version.ts";
 import { CONFIG_OPTION, HELP_OPTION, parseCommandArgs, UsageError } from "../args.ts";
-import { loadOrReport, loadRegistry } from "../context.ts";
+import { credentialStore, loadOrReport, loadRegistry, storedLogins } from "../context.ts";
 import { EXIT_FAILURE, EXIT_OK, type Io } from "../io.ts";
 
 export const serveHelp = `Usage: bitrouter [serve] [-c PATH] [--listen HOST:PORT]
@@ -53,8 +56,10 @@ export async function serveCommand(argv: string[], io: Io, signals: ServeSignals
 
   const log = createLogger({ level: registry.settings.logLevel, write: io.stderr });
   const upstream = createUpstreamClient({ fetch, probe: tcpConnectProbe, env: io.env });
+  const store = credentialStore(io);
+  const subscriptions = createSubscriptionAuth({ store, env: io.env, fetch, log });
   let current = registry;
-  const app = createApp({ registry: () => current, upstream, log });
+  const app = createApp({ registry: () => current, upstream, log, subscriptions });
   let server: ReturnType<typeof startServer>;
   try {
     server = startServer(app, { host: listen.host, port: listen.port, bodyLimitBytes: registry.settings.bodyLimitBytes });
@@ -72,6 +77,8 @@ export async function serveCommand(argv: string[], io: Io, signals: ServeSignals
   const reload = () => {
     reloading = reloading.then(() => reloadConfig(io, values.config, log, upstream, current, listenText, (next) => (current = next)));
   };
+  // A login or logout in another terminal takes effect without a restart.
+  const stopWatching = watchFile(store.path, reload);
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -80,6 +87,7 @@ export async function serveCommand(argv: string[], io: Io, signals: ServeSignals
       stopping = true;
       log.info("stopping", { signal, grace_secs: current.settings.shutdownGraceMs / 1000 });
       for (const remove of removers) remove();
+      stopWatching();
       server.stop(current.settings.shutdownGraceMs).then(() => {
         log.info("stopped");
         resolve(EXIT_OK);
@@ -94,7 +102,7 @@ async function reloadConfig(io: Io, configFlag: string | undefined, log: Logger,
   try {
     const loaded = loadConfig({ explicit: configFlag, cwd: io.cwd, env: io.env, homeDir: io.homeDir });
     for (const warning of loaded.warnings) log.warn("config warning", { problem: formatProblem(warning) });
-    next = await discoverModels(buildRegistry(loaded, io.env), { upstream, log });
+    next = await discoverModels(buildRegistry(loaded, io.env, storedLogins(io)), { upstream, log });
   } catch (err) {
     const detail = err instanceof ConfigError ? err.message : (err as Error).message;
     log.error("reload failed; the previous config stays in force", { error: detail });
@@ -106,6 +114,26 @@ async function reloadConfig(io: Io, configFlag: string | undefined, log: Logger,
   swap(next);
   const active = [...next.sources.values()].filter((s) => s.active).map((s) => s.id);
   log.info("config reloaded", { config: next.configPath ?? "built-in defaults", active_sources: active.join(",") || "none" });
+}
+
+/** Calls `onChange` (debounced) when `path` is written, created or removed; returns a stop function. */
+function watchFile(path: string, onChange: () => void): () => void {
+  const folder = dirname(path);
+  try {
+    mkdirSync(folder, { recursive: true, mode: 0o700 });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const watcher = watch(folder, (_event, name) => {
+      if (name !== basename(path)) return;
+      clearTimeout(timer);
+      timer = setTimeout(onChange, 200);
+    });
+    return () => {
+      clearTimeout(timer);
+      watcher.close();
+    };
+  } catch {
+    return () => {};
+  }
 }
 
 export function banner(registry: Registry, url: URL): string {

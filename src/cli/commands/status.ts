@@ -2,13 +2,15 @@
 // the configured address.
 import { parseListen } from "../../config/listen.ts";
 import { CONFIG_OPTION, HELP_OPTION, JSON_OPTION, parseCommandArgs } from "../args.ts";
-import { loadOrReport, loadRegistry } from "../context.ts";
+import { PLAN_IDS } from "../../subscriptions/plans.ts";
+import { describeLogin } from "../../sources/registry.ts";
+import { loadOrReport, loadRegistry, storedLogins } from "../context.ts";
 import { EXIT_FAILURE, EXIT_OK, type Io } from "../io.ts";
 
 export const statusHelp = `Usage: bitrouter status [-c PATH] [--json]
 
-Show each source with its state and the reason, and whether a BitRouter answers on the
-configured listen address.
+Show each source with its state and the reason, the subscription logins (who, which plan, until
+when; never a token), and whether a BitRouter answers on the configured listen address.
 `;
 
 export async function statusCommand(argv: string[], io: Io): Promise<number> {
@@ -31,8 +33,24 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
     api_base: s.apiBase,
     models: s.models.length,
   }));
+  const logins = storedLogins(io);
+  const now = Date.now();
+  const subscriptions = PLAN_IDS.map((plan) => {
+    const login = logins[plan]?.default;
+    if (!login) return { provider: plan, logged_in: false, state: `not logged in (run \`bitrouter login ${plan}\`)` };
+    return {
+      provider: plan,
+      logged_in: true,
+      account: login.account?.email ?? null,
+      plan: login.account?.plan ?? null,
+      expires_at: login.expires_at ? new Date(login.expires_at * 1000).toISOString() : null,
+      expired: login.expires_at !== 0 && login.expires_at * 1000 <= now,
+      obtained_via: login.obtained_via ?? null,
+      state: describeLogin(login, now),
+    };
+  });
   if (values.json) {
-    io.stdout(`${JSON.stringify({ config: registry.configPath, listen: registry.settings.listen, running, sources }, null, 2)}\n`);
+    io.stdout(`${JSON.stringify({ config: registry.configPath, listen: registry.settings.listen, running, sources, subscriptions }, null, 2)}\n`);
     return EXIT_OK;
   }
   io.stdout(`config:  ${registry.configPath ?? "built-in defaults"}\n`);
@@ -42,6 +60,8 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
   for (const s of sources) {
     io.stdout(`  ${s.provider.padEnd(width)}  ${s.active ? "active  " : "inactive"}  ${s.kind}  ${s.reason}\n`);
   }
+  io.stdout("subscriptions:\n");
+  for (const s of subscriptions) io.stdout(`  ${s.provider.padEnd(width)}  ${s.state}\n`);
   return EXIT_OK;
 }
 

@@ -3,8 +3,8 @@
 // answer, an estimate: a quarter of the characters of every text the model would read, plus a
 // few tokens per message. The estimate is marked `x-bitrouter-token-count: estimate`.
 import type { Context } from "hono";
-import { badRequest } from "../../errors.ts";
-import type { Logger } from "../../log.ts";
+import { BitRouterError, badRequest } from "../../errors.ts";
+import { shapeClaudePlan } from "../../subscriptions/shaping.ts";
 import { decodeMessagesRequest } from "../../protocols/messages/codec.ts";
 import type { Part, Request as IrRequest } from "../../protocols/ir.ts";
 import { resolveModel } from "../../routing/resolve.ts";
@@ -21,20 +21,27 @@ export async function countTokens(c: Context<AppEnv>, deps: AppDeps): Promise<Re
   const resolution = resolveModel(registry, body.model, "messages");
   const candidate = resolution.candidates[0];
   if (candidate?.protocol === "messages") {
-    const forwarded = await forward(c, deps.upstream, deps.log, candidate, body);
+    const forwarded = await forward(c, deps, candidate, body);
     if (forwarded) return forwarded;
   }
   const tokens = estimateTokens(decodeMessagesRequest(body));
   return c.json({ input_tokens: tokens }, 200, { "x-bitrouter-token-count": "estimate" });
 }
 
-async function forward(c: Context<AppEnv>, upstream: AppDeps["upstream"], log: Logger, candidate: ReturnType<typeof resolveModel>["candidates"][number], body: Record<string, unknown>): Promise<Response | null> {
+async function forward(c: Context<AppEnv>, deps: AppDeps, candidate: ReturnType<typeof resolveModel>["candidates"][number], body: Record<string, unknown>): Promise<Response | null> {
+  const { upstream, log } = deps;
   const payload: Record<string, unknown> = { ...body, model: candidate.upstreamModel };
   delete payload.models;
   try {
+    let headers = upstreamRequestHeaders({ source: candidate.source, protocol: "messages", inbound: c.req.raw.headers, requestId: c.var.requestId, stream: false });
+    if (candidate.source.plan === "anthropic") {
+      if (!deps.subscriptions) return null;
+      const { token } = await deps.subscriptions.accessToken("anthropic");
+      headers = shapeClaudePlan({ body: {}, headers }, token).headers;
+    }
     const response = await upstream.send({
       url: `${candidate.source.apiBase}/messages/count_tokens`,
-      headers: upstreamRequestHeaders({ source: candidate.source, protocol: "messages", inbound: c.req.raw.headers, requestId: c.var.requestId, stream: false }),
+      headers,
       body: JSON.stringify(payload),
       timeouts: candidate.source.timeouts,
       signal: c.req.raw.signal,
@@ -44,10 +51,10 @@ async function forward(c: Context<AppEnv>, upstream: AppDeps["upstream"], log: L
       log.warn("count_tokens forward failed; estimating", { request_id: c.var.requestId, provider: candidate.source.id, status: response.status });
       return null;
     }
-    const headers = passedResponseHeaders(response.headers, new Headers({ "content-type": "application/json", "x-bitrouter-provider": candidate.source.id }));
-    return new Response(text, { status: response.status, headers });
+    const answerHeaders = passedResponseHeaders(response.headers, new Headers({ "content-type": "application/json", "x-bitrouter-provider": candidate.source.id }));
+    return new Response(text, { status: response.status, headers: answerHeaders });
   } catch (err) {
-    if (!(err instanceof UpstreamFailure)) throw err;
+    if (!(err instanceof UpstreamFailure) && !(err instanceof BitRouterError)) throw err;
     log.warn("count_tokens forward failed; estimating", { request_id: c.var.requestId, provider: candidate.source.id, error: err.message });
     return null;
   }

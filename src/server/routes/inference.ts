@@ -56,6 +56,7 @@ export async function handleInference(c: Context<AppEnv>, deps: AppDeps, protoco
   }
   return proxyRequest(inbound, resolution, {
     upstream: deps.upstream,
+    subscriptions: deps.subscriptions,
     log: deps.log,
     settings: registry.settings,
     signal: c.req.raw.signal,
