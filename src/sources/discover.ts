@@ -31,6 +31,8 @@ async function discoverSource(source: Source, timeoutMs: number, deps: Discovery
     if (response.status !== 200) throw new Error(`HTTP ${response.status}`);
     const models = parseModelList(text);
     deps.log?.info("discovered models", { provider: source.id, count: models.length });
+    // An empty list teaches nothing: what the catalog knows stays.
+    if (models.length === 0 && source.models.length > 0) return { ...source, discoveryError: "the source listed no models" };
     return { ...source, models, modelsFrom: "discovery", discoveryError: undefined };
   } catch (err) {
     const reason = (err as Error).message;

@@ -132,6 +132,8 @@ function onPlan(source: Source, plan: PlanId, login: OAuthCredential, block: Pro
     rank: block?.priority ?? KIND_RANK.subscription,
     plan,
     streamOnly: plan === "openai-codex",
+    // Discovery sends no login token; a plan's models come from the catalog and the config.
+    discover: false,
   };
 }
 

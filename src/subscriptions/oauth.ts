@@ -81,7 +81,8 @@ export function listenForCallback(plan: Plan): CallbackListener {
     redirectUri: `http://localhost:${port}${plan.callbackPath}`,
     answer,
     stop() {
-      for (const server of servers) server.stop(true);
+      // Graceful: the browser still gets its page.
+      for (const server of servers) void server.stop();
     },
   };
 }

@@ -43,6 +43,8 @@ export interface FakeUpstream {
   cacheRead: number;
   /** What POST /messages/count_tokens answers. */
   countTokens: number;
+  /** Answer 401 to requests whose Authorization is `Bearer <this>` (a revoked token). */
+  rejectToken: string | undefined;
   requests(path?: string): JournalEntry[];
   reset(): void;
   stop(): void;
@@ -79,6 +81,7 @@ export async function startFakeUpstream(name = "fake", options: { port?: number 
     usage: { prompt_tokens: 11, completion_tokens: 7 },
     cacheRead: 0,
     countTokens: 42,
+    rejectToken: undefined,
     requests(path) {
       return path ? this.journal.filter((j) => j.path === path) : this.journal;
     },
@@ -87,6 +90,7 @@ export async function startFakeUpstream(name = "fake", options: { port?: number 
       this.mode = "ok";
       this.queue.length = 0;
       this.cacheRead = 0;
+      this.rejectToken = undefined;
     },
     stop() {
       listener.stop(true);
@@ -154,7 +158,7 @@ async function pump(fake: FakeUpstream, state: ConnState): Promise<void> {
       }
       const path = target.split("?")[0] ?? target;
       fake.journal.push({ method, path, headers, body, json, at: performance.now(), connection: state.conn.record });
-      const keepOpen = await answer(fake, state, method, path, json);
+      const keepOpen = fake.rejectToken && headers.authorization === `Bearer ${fake.rejectToken}` ? rejectUnauthorized(state) : await answer(fake, state, method, path, json);
       if (!keepOpen || state.closed) return;
     }
   } finally {
@@ -227,6 +231,11 @@ function lastUserText(json: Record<string, unknown> | undefined): string {
     if (Array.isArray(m.content)) return m.content.map((p: { text?: string }) => p?.text ?? "").join(" ");
   }
   return "";
+}
+
+function rejectUnauthorized(state: ConnState): boolean {
+  sendJson(state, 401, { type: "error", error: { type: "authentication_error", message: "OAuth token has been revoked" } });
+  return true;
 }
 
 /** Answers one request; returns whether the connection stays usable for the next one. */

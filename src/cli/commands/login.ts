@@ -49,12 +49,13 @@ export const processLoginEnvironment: LoginEnvironment = {
   },
   stdinLines() {
     const rl = createInterface({ input: process.stdin, terminal: false });
-    return Object.assign(rl, {
+    return {
+      [Symbol.asyncIterator]: () => rl[Symbol.asyncIterator](),
       close() {
         rl.close();
         process.stdin.destroy();
       },
-    });
+    };
   },
   fetch: (input, init) => fetch(input, init),
 };
