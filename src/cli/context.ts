@@ -3,6 +3,7 @@ import { ConfigError, formatProblem, type LoadedConfig, loadConfig } from "../co
 import { join, resolve } from "node:path";
 import { createLogger } from "../log.ts";
 import { type CredentialFile, CredentialFileError, type CredentialStore, createCredentialStore, credentialsPath } from "../subscriptions/credentials.ts";
+import { applyDetection, detectionRound, detectSettings } from "../sources/detect.ts";
 import { discoverModels } from "../sources/discover.ts";
 import { buildRegistry, type Registry } from "../sources/registry.ts";
 import { createUpstreamClient, tcpConnectProbe } from "../upstream/client.ts";
@@ -47,11 +48,20 @@ export function printConfigError(io: Io, err: ConfigError): void {
   io.stderr(`${count} problem${count === 1 ? "" : "s"} in the config; nothing was started.\n`);
 }
 
-/** The registry after model discovery, as the server would have it. Throws ConfigError. */
-export async function loadDiscovered(io: Io, configFlag: string | undefined): Promise<Registry> {
-  const { registry } = loadRegistry(io, configFlag);
+/**
+ * The registry as a server would have it: models discovered, local servers detected (both
+ * bounded, side by side). `discover: false` skips discovery (quick commands). Throws ConfigError.
+ */
+export async function loadDiscovered(io: Io, configFlag: string | undefined, options: { discover?: boolean } = {}): Promise<Registry> {
+  const { registry, loaded } = loadRegistry(io, configFlag);
   const log = createLogger({ level: "warn", write: io.stderr });
-  return discoverModels(registry, { upstream: createUpstreamClient({ fetch, probe: tcpConnectProbe, env: io.env }), log });
+  const upstream = createUpstreamClient({ fetch, probe: tcpConnectProbe, env: io.env });
+  const settings = detectSettings(loaded.config, io.env);
+  const [discovered, detected] = await Promise.all([
+    options.discover === false ? registry : discoverModels(registry, { upstream, log }),
+    detectionRound(settings, [], { upstream }),
+  ]);
+  return applyDetection(discovered, detected, settings);
 }
 
 /** Runs a config load; a ConfigError is printed and gives undefined (the command then exits 1). */

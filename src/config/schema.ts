@@ -97,10 +97,23 @@ const upstream = z.strictObject({
   discovery_timeout_secs: seconds.optional(),
 });
 
+/** Local model servers found without configuration: `detect: false`, or the details. */
+const detect = z.union([
+  boolean,
+  z.strictObject({
+    enabled: boolean.optional(),
+    interval_secs: seconds.optional(),
+    timeout_ms: numberish(z.number().int().positive()).optional(),
+    /** More hosts to probe on the default ports (`gpu-box`), or on one port (`gpu-box:11434`). */
+    hosts: z.array(z.string().min(1)).optional(),
+  }),
+]);
+
 // Sections may be present but empty (only comments under them): YAML reads that as null.
 export const configSchema = z.strictObject({
   server: server.nullish(),
   upstream: upstream.nullish(),
+  detect: detect.nullish(),
   providers: z.record(z.string().min(1), provider.nullable()).nullish(),
   models: z.record(z.string().min(1), virtualModel).nullish(),
 });

@@ -80,7 +80,10 @@ export function resolveModel(registry: Registry, requested: string, inbound: Pro
   const skipped: Skipped[] = [];
   for (const source of registry.sources.values()) {
     const model = source.models.find((m) => m.id === name);
-    if (!model) continue;
+    if (!model) {
+      if (source.active) skipped.push({ provider: source.id, model: name, reason: `active, but does not declare '${name}' (${source.models.length} models, from ${source.modelsFrom})` });
+      continue;
+    }
     if (!source.active) {
       skipped.push({ provider: source.id, model: name, reason: `inactive: ${source.reason}` });
       continue;
@@ -90,12 +93,12 @@ export function resolveModel(registry: Registry, requested: string, inbound: Pro
       model,
       upstreamModel: model.upstreamId,
       protocol: chooseProtocol(source, model, name, inbound),
-      why: `declares '${name}' (${source.kind}, rank ${source.rank})`,
+      why: `declares '${name}' (${source.kind}, rank ${source.rank}; ${source.reason})`,
     });
   }
   if (candidates.length > 0) return { requested: name, via: "cascade", candidates, skipped };
 
-  throw notFound(registry, name, skipped);
+  throw notFound(registry, name, skipped.filter((s) => s.reason.startsWith("inactive")));
 }
 
 function resolvePinned(source: Source, modelName: string, requested: string, inbound: Protocol): Resolution {

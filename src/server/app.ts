@@ -2,7 +2,9 @@
 // server/serve.ts wires it to Bun.serve.
 import type { Server } from "bun";
 import { Hono } from "hono";
+import { PROTOCOLS, type Protocol } from "../config/schema.ts";
 import { BitRouterError } from "../errors.ts";
+import { explainRoute } from "../routing/explain.ts";
 import type { Logger } from "../log.ts";
 import type { Registry } from "../sources/registry.ts";
 import type { SubscriptionAuth } from "../subscriptions/tokens.ts";
@@ -44,6 +46,16 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   app.get("/health", (c) => c.json({ status: "ok" }));
   app.use("/v1/*", inboundAuth());
+  app.use("/bitrouter/*", inboundAuth());
+  // `bitrouter route` over HTTP: the chain a request for ?model= would walk, and why.
+  app.get("/bitrouter/route", (c) => {
+    const model = c.req.query("model");
+    if (!model) throw new BitRouterError(400, "invalid_request_error", "model: the query parameter is required, e.g. /bitrouter/route?model=llama3.1", { code: "invalid_request", param: "model" });
+    const protocol = c.req.query("protocol") ?? "chat_completions";
+    if (!(PROTOCOLS as readonly string[]).includes(protocol)) throw new BitRouterError(400, "invalid_request_error", `protocol must be one of ${PROTOCOLS.join(", ")}`, { code: "invalid_request", param: "protocol" });
+    const explanation = explainRoute(c.var.registry, model, protocol as Protocol);
+    return c.json(explanation, explanation.error ? (explanation.error.status as 404) : 200);
+  });
   app.route("/v1", modelsRoutes());
   app.post("/v1/chat/completions", (c) => handleInference(c, deps, "chat_completions"));
   app.post("/v1/messages", (c) => handleInference(c, deps, "messages"));

@@ -48,7 +48,8 @@ export function parseModelList(text: string): SourceModel[] {
   const models: SourceModel[] = [];
   for (const item of parsed.data as Record<string, unknown>[]) {
     if (typeof item?.id !== "string" || item.id === "") continue;
-    const contextLength = [item.context_length, item.max_model_len, item.context_window].find((v): v is number => typeof v === "number" && v > 0);
+    const meta = (item.meta ?? {}) as Record<string, unknown>;
+    const contextLength = [item.context_length, item.max_model_len, item.context_window, meta.n_ctx_train].find((v): v is number => typeof v === "number" && v > 0);
     models.push({ id: item.id, upstreamId: item.id, ...(contextLength ? { contextLength } : {}) });
   }
   return models;

@@ -41,7 +41,7 @@ export interface Source {
   apiKey: string | undefined;
   protocolRules: ProtocolRule[];
   models: SourceModel[];
-  modelsFrom: "config" | "catalog" | "discovery" | "none";
+  modelsFrom: "config" | "catalog" | "discovery" | "detection" | "none";
   /** Ask `GET {api_base}/models` at start and reload. */
   discover: boolean;
   /** Why discovery found nothing, when it failed. */

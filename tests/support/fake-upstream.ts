@@ -240,6 +240,15 @@ function rejectUnauthorized(state: ConnState): boolean {
 
 /** Answers one request; returns whether the connection stays usable for the next one. */
 async function answer(fake: FakeUpstream, state: ConnState, method: string, path: string, json: Record<string, unknown> | undefined): Promise<boolean> {
+  // Ollama's own API, as a detected Ollama is asked.
+  if (method === "GET" && path === "/api/tags") {
+    sendJson(state, 200, { models: fake.models.map((name) => ({ name, model: name, modified_at: "2026-11-01T10:00:00Z", size: 4661224676, digest: "sha256:fake", details: { format: "gguf", family: "llama", parameter_size: "8.0B", quantization_level: "Q4_K_M" } })) });
+    return true;
+  }
+  if (method === "POST" && path === "/api/show") {
+    sendJson(state, 200, { capabilities: ["completion", "tools"], model_info: { "general.architecture": "llama", "llama.context_length": 131072 }, details: { family: "llama" } });
+    return true;
+  }
   if (method === "GET" && path.endsWith("/models")) {
     sendJson(state, 200, { object: "list", data: fake.models.map((id) => ({ id, object: "model", created: 1700000000, owned_by: fake.name })) });
     return true;

@@ -1,8 +1,7 @@
 // `bitrouter route <model>`: the chain a request for <model> would try, and why. Sends nothing
 // upstream except model discovery for sources that declare no models (as the server does).
 import { PROTOCOLS, type Protocol } from "../../config/schema.ts";
-import { BitRouterError } from "../../errors.ts";
-import { resolveModel } from "../../routing/resolve.ts";
+import { explainRoute } from "../../routing/explain.ts";
 import { CONFIG_OPTION, HELP_OPTION, JSON_OPTION, parseCommandArgs, UsageError } from "../args.ts";
 import { loadDiscovered, loadOrReport } from "../context.ts";
 import { EXIT_FAILURE, EXIT_OK, type Io } from "../io.ts";
@@ -27,33 +26,20 @@ export async function routeCommand(argv: string[], io: Io): Promise<number> {
 
   const registry = await loadOrReport(io, () => loadDiscovered(io, values.config));
   if (!registry) return EXIT_FAILURE;
-
-  let resolution;
-  try {
-    resolution = resolveModel(registry, model, inbound);
-  } catch (err) {
-    if (!(err instanceof BitRouterError)) throw err;
-    if (values.json) io.stdout(`${JSON.stringify({ model, error: { status: err.status, message: err.message } }, null, 2)}\n`);
-    else io.stderr(`${err.message}\n`);
+  const explanation = explainRoute(registry, model, inbound);
+  if (values.json) {
+    io.stdout(`${JSON.stringify(explanation, null, 2)}\n`);
+    return explanation.error ? EXIT_FAILURE : EXIT_OK;
+  }
+  if (explanation.error) {
+    io.stderr(`${explanation.error.message}\n`);
     return EXIT_FAILURE;
   }
-
-  const chain = resolution.candidates.map((c) => ({
-    provider: c.source.id,
-    model: c.upstreamModel,
-    protocol: c.protocol,
-    url: c.source.apiBase,
-    why: c.why,
-  }));
-  if (values.json) {
-    io.stdout(`${JSON.stringify({ model, via: resolution.via, config: registry.configPath, chain, skipped: resolution.skipped }, null, 2)}\n`);
-    return EXIT_OK;
-  }
-  const via = { provider: "provider:model", virtual: "virtual model", cascade: "bare-name cascade", "fallback-list": "fallback list" }[resolution.via];
+  const via = { provider: "provider:model", virtual: "virtual model", cascade: "bare-name cascade", "fallback-list": "fallback list" }[explanation.via ?? "cascade"];
   io.stdout(`${model} (${via}; config: ${registry.configPath ?? "built-in defaults"})\n`);
-  chain.forEach((c, i) => {
+  explanation.chain.forEach((c, i) => {
     io.stdout(`  ${i + 1}. ${c.provider}  ${c.model}  [${c.protocol}]  ${c.url}\n       ${c.why}\n`);
   });
-  for (const s of resolution.skipped) io.stdout(`  skipped: ${s.provider}  ${s.model}  ${s.reason}\n`);
+  for (const s of explanation.skipped) io.stdout(`  skipped: ${s.provider}  ${s.reason}\n`);
   return EXIT_OK;
 }

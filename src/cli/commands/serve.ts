@@ -7,7 +7,9 @@ import { DEFAULT_LISTEN, isLoopbackHost, parseListen } from "../../config/listen
 import { createLogger, type Logger } from "../../log.ts";
 import { createApp } from "../../server/app.ts";
 import { startServer } from "../../server/serve.ts";
+import { type DetectSettings, detectSettings } from "../../sources/detect.ts";
 import { discoverModels } from "../../sources/discover.ts";
+import { createLiveRegistry, type LiveRegistry } from "../../sources/live-registry.ts";
 import { buildRegistry, type Registry } from "../../sources/registry.ts";
 import { createSubscriptionAuth } from "../../subscriptions/tokens.ts";
 import { createUpstreamClient, tcpConnectProbe, type UpstreamClient } from "../../upstream/client.ts";
@@ -43,8 +45,9 @@ export async function serveCommand(argv: string[], io: Io, signals: ServeSignals
     return EXIT_OK;
   }
 
-  const registry = await loadOrReport(io, () => loadRegistry(io, values.config).registry);
-  if (!registry) return EXIT_FAILURE;
+  const loadedRegistry = await loadOrReport(io, () => loadRegistry(io, values.config));
+  if (!loadedRegistry) return EXIT_FAILURE;
+  const { registry, loaded } = loadedRegistry;
 
   const listenText = values.listen ?? registry.settings.listen;
   const listen = parseListen(listenText);
@@ -58,8 +61,8 @@ export async function serveCommand(argv: string[], io: Io, signals: ServeSignals
   const upstream = createUpstreamClient({ fetch, probe: tcpConnectProbe, env: io.env });
   const store = credentialStore(io);
   const subscriptions = createSubscriptionAuth({ store, env: io.env, fetch, log });
-  let current = registry;
-  const app = createApp({ registry: () => current, upstream, log, subscriptions });
+  const live = createLiveRegistry(registry, detectSettings(loaded.config, io.env), { upstream, log });
+  const app = createApp({ registry: live.current, upstream, log, subscriptions });
   let server: ReturnType<typeof startServer>;
   try {
     server = startServer(app, { host: listen.host, port: listen.port, bodyLimitBytes: registry.settings.bodyLimitBytes });
@@ -68,14 +71,17 @@ export async function serveCommand(argv: string[], io: Io, signals: ServeSignals
     return EXIT_FAILURE;
   }
 
-  // Listening already (so /health answers at once); sources without declared models are
-  // asked for theirs, bounded by upstream.discovery_timeout_secs, before the banner.
-  current = await discoverModels(current, { upstream, log });
-  io.stdout(banner(current, server.url));
+  // Listening already (so /health answers at once). Before the banner: sources without declared
+  // models are asked for theirs (bounded by upstream.discovery_timeout_secs) while local servers
+  // are probed (bounded by detect.timeout_ms), side by side.
+  const [discovered] = await Promise.all([discoverModels(registry, { upstream, log }), live.refresh()]);
+  live.setBase(discovered);
+  live.start();
+  io.stdout(banner(live.current(), server.url));
 
   let reloading = Promise.resolve();
   const reload = () => {
-    reloading = reloading.then(() => reloadConfig(io, values.config, log, upstream, current, listenText, (next) => (current = next)));
+    reloading = reloading.then(() => reloadConfig(io, values.config, log, upstream, live, listenText));
   };
   // A login or logout in another terminal takes effect without a restart.
   const stopWatching = watchFile(store.path, reload);
@@ -85,10 +91,12 @@ export async function serveCommand(argv: string[], io: Io, signals: ServeSignals
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
-      log.info("stopping", { signal, grace_secs: current.settings.shutdownGraceMs / 1000 });
+      const grace = live.current().settings.shutdownGraceMs;
+      log.info("stopping", { signal, grace_secs: grace / 1000 });
       for (const remove of removers) remove();
       stopWatching();
-      server.stop(current.settings.shutdownGraceMs).then(() => {
+      live.stop();
+      server.stop(grace).then(() => {
         log.info("stopped");
         resolve(EXIT_OK);
       });
@@ -97,12 +105,15 @@ export async function serveCommand(argv: string[], io: Io, signals: ServeSignals
   });
 }
 
-async function reloadConfig(io: Io, configFlag: string | undefined, log: Logger, upstream: UpstreamClient, previous: Registry, listenText: string, swap: (next: Registry) => void): Promise<void> {
+async function reloadConfig(io: Io, configFlag: string | undefined, log: Logger, upstream: UpstreamClient, live: LiveRegistry, listenText: string): Promise<void> {
+  const previous = live.current();
   let next: Registry;
+  let settings: DetectSettings;
   try {
     const loaded = loadConfig({ explicit: configFlag, cwd: io.cwd, env: io.env, homeDir: io.homeDir });
     for (const warning of loaded.warnings) log.warn("config warning", { problem: formatProblem(warning) });
     next = await discoverModels(buildRegistry(loaded, io.env, storedLogins(io)), { upstream, log });
+    settings = detectSettings(loaded.config, io.env);
   } catch (err) {
     const detail = err instanceof ConfigError ? err.message : (err as Error).message;
     log.error("reload failed; the previous config stays in force", { error: detail });
@@ -111,8 +122,8 @@ async function reloadConfig(io: Io, configFlag: string | undefined, log: Logger,
   if (next.settings.listen !== previous.settings.listen && next.settings.listen !== listenText) {
     log.warn("server.listen changed; it takes effect at the next start", { listen: next.settings.listen });
   }
-  swap(next);
-  const active = [...next.sources.values()].filter((s) => s.active).map((s) => s.id);
+  await live.replaceBase(next, settings);
+  const active = [...live.current().sources.values()].filter((s) => s.active).map((s) => s.id);
   log.info("config reloaded", { config: next.configPath ?? "built-in defaults", active_sources: active.join(",") || "none" });
 }
 

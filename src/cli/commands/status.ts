@@ -4,13 +4,14 @@ import { parseListen } from "../../config/listen.ts";
 import { CONFIG_OPTION, HELP_OPTION, JSON_OPTION, parseCommandArgs } from "../args.ts";
 import { PLAN_IDS } from "../../subscriptions/plans.ts";
 import { describeLogin } from "../../sources/registry.ts";
-import { loadOrReport, loadRegistry, storedLogins } from "../context.ts";
+import { loadDiscovered, loadOrReport, storedLogins } from "../context.ts";
 import { EXIT_FAILURE, EXIT_OK, type Io } from "../io.ts";
 
 export const statusHelp = `Usage: bitrouter status [-c PATH] [--json]
 
 Show each source with its state and the reason, the subscription logins (who, which plan, until
-when; never a token), and whether a BitRouter answers on the configured listen address.
+when; never a token), the local model servers detected with their models, and whether a
+BitRouter answers on the configured listen address.
 `;
 
 export async function statusCommand(argv: string[], io: Io): Promise<number> {
@@ -19,7 +20,7 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
     io.stdout(statusHelp);
     return EXIT_OK;
   }
-  const registry = await loadOrReport(io, () => loadRegistry(io, values.config).registry);
+  const registry = await loadOrReport(io, () => loadDiscovered(io, values.config, { discover: false }));
   if (!registry) return EXIT_FAILURE;
   const listen = parseListen(registry.settings.listen);
   const host = listen?.host.includes(":") ? `[${listen.host}]` : listen?.host;
@@ -33,6 +34,9 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
     api_base: s.apiBase,
     models: s.models.length,
   }));
+  const detected = [...registry.sources.values()]
+    .filter((s) => s.modelsFrom === "detection")
+    .map((s) => ({ provider: s.id, api_base: s.apiBase, reason: s.reason, models: s.models.map((m) => ({ id: m.id, context_length: m.contextLength ?? null, capabilities: m.capabilities ?? [] })) }));
   const logins = storedLogins(io);
   const now = Date.now();
   const subscriptions = PLAN_IDS.map((plan) => {
@@ -50,7 +54,7 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
     };
   });
   if (values.json) {
-    io.stdout(`${JSON.stringify({ config: registry.configPath, listen: registry.settings.listen, running, sources, subscriptions }, null, 2)}\n`);
+    io.stdout(`${JSON.stringify({ config: registry.configPath, listen: registry.settings.listen, running, sources, subscriptions, detected }, null, 2)}\n`);
     return EXIT_OK;
   }
   io.stdout(`config:  ${registry.configPath ?? "built-in defaults"}\n`);
@@ -62,6 +66,11 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
   }
   io.stdout("subscriptions:\n");
   for (const s of subscriptions) io.stdout(`  ${s.provider.padEnd(width)}  ${s.state}\n`);
+  io.stdout(detected.length > 0 ? "detected local servers:\n" : "detected local servers: none (Ollama 11434, vLLM 8000, llama.cpp 8080, LM Studio 1234 were probed)\n");
+  for (const d of detected) {
+    io.stdout(`  ${d.provider}  ${d.api_base}  ${d.reason}\n`);
+    for (const m of d.models) io.stdout(`    ${m.id}${m.context_length ? `  context ${m.context_length}` : ""}${m.capabilities.length ? `  ${m.capabilities.join(",")}` : ""}\n`);
+  }
   return EXIT_OK;
 }
 
