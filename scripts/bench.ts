@@ -84,6 +84,8 @@ async function main() {
   );
   const coldStarts: number[] = [];
   for (let i = 0; i < 5; i++) coldStarts.push(await coldStart(configPath, dir));
+  const readyTimes: number[] = [];
+  for (let i = 0; i < 5; i++) readyTimes.push(await zeroConfigReady());
   const bitrouter = await spawnReady([...bitrouterCmd, "serve", "-c", configPath, "--listen", "127.0.0.1:0"], /^ready: http:\/\/127\.0\.0\.1:(\d+)$/m, { HOME: dir });
 
   const base: Record<Target, string> = {
@@ -202,6 +204,7 @@ async function main() {
     openStreamsRssMb: openStreams,
     abortStorm: { beforeMb: beforeStorm, afterMb: afterStorm, streams: 2000 },
     coldStartMs: median(coldStarts),
+    zeroConfigReadyMs: median(readyTimes),
   };
   printTable(results);
   mkdirSync(join(ROOT, ".bench"), { recursive: true });
@@ -267,6 +270,27 @@ async function coldStart(configPath: string, dir: string): Promise<number> {
   return elapsed;
 }
 
+/** No config, nothing on the local servers' ports: time until the banner's `ready:` line (detection done). */
+async function zeroConfigReady(): Promise<number> {
+  const home = mkdtempSync(join(tmpdir(), "bitrouter-bench-zero-"));
+  const port = 40000 + Math.floor(Math.random() * 20000);
+  const started = performance.now();
+  const proc = Bun.spawn([...bitrouterCmd, "serve", "--listen", `127.0.0.1:${port}`], { cwd: home, env: { PATH: process.env.PATH ?? "", HOME: home }, stdout: "pipe", stderr: "ignore" });
+  let out = "";
+  let elapsed = Number.NaN;
+  const decoder = new TextDecoder();
+  for await (const bytes of proc.stdout) {
+    out += decoder.decode(bytes, { stream: true });
+    if (out.includes("\nready: ")) {
+      elapsed = performance.now() - started;
+      break;
+    }
+  }
+  proc.kill("SIGTERM");
+  await proc.exited;
+  return elapsed;
+}
+
 function log(message: string) {
   process.stderr.write(`[bench] ${message}\n`);
 }
@@ -298,6 +322,7 @@ function printTable(r: any) {
   }
   lines.push(`| RSS before / after 2,000 aborted streams (MB) | | | ${f(r.abortStorm.beforeMb, 0)} / ${f(r.abortStorm.afterMb, 0)} | | flat |`);
   lines.push(`| Cold start to first /health (ms) | | | ${f(r.coldStartMs, 0)} | | ≤ 100 ms |`);
+  lines.push(`| Zero-config start to \`ready\`, local servers probed, none listening (ms) | | | ${f(r.zeroConfigReadyMs, 0)} | | about 1 s |`);
   lines.push("");
   lines.push("Lag excludes each stream's first chunk (that is time to first token, in the latency rows).");
   console.log(lines.join("\n"));
