@@ -18,3 +18,12 @@ export function asString(value: unknown): string | undefined {
 export function asNumber(value: unknown): number | undefined {
   return typeof value === "number" && Number.isFinite(value) ? value : undefined;
 }
+
+/** A stream event's JSON, or undefined when it is not JSON (the decoders turn that into an error). */
+export function parseEventData(data: string): Json | undefined {
+  try {
+    return asObject(JSON.parse(data));
+  } catch {
+    return undefined;
+  }
+}

@@ -43,11 +43,20 @@ function eventsOf(splitter: SseSplitter, decoder: TextDecoder, chunk: Uint8Array
   return last === null ? blocks : [...blocks, last];
 }
 
-function relayOf(watch: Watch, take: () => Frames, errorFrame: (error: BitRouterError) => string, push: (chunk: Uint8Array) => void, end: () => void): StreamRelay {
+/** Frames waiting for the client, taken in one piece. */
+interface Outbox {
+  out: string;
+}
+
+function relayOf(watch: Watch, outbox: Outbox, errorFrame: (error: BitRouterError) => string, push: (chunk: Uint8Array) => void, end: () => void): StreamRelay {
   return {
     push,
     end,
-    take,
+    take(): Frames {
+      const frames = outbox.out ? [outbox.out] : [];
+      outbox.out = "";
+      return frames;
+    },
     errorFrame,
     get committed() {
       return watch.committed;
@@ -69,12 +78,12 @@ export function translatingRelay(decoder: StreamDecoder, encoder: StreamEncoder)
   const splitter = new SseSplitter();
   const text = new TextDecoder();
   const watch: Watch = { committed: false, finish: null, done: false, failure: null, usage: null };
-  let out = "";
+  const outbox: Outbox = { out: "" };
   let closed = false;
   const close = () => {
     if (closed) return;
     closed = true;
-    out += encoder.close(watch.finish ?? "stop", watch.usage);
+    outbox.out += encoder.close(watch.finish ?? "stop", watch.usage);
   };
   const feed = (chunk: Uint8Array | null) => {
     for (const block of eventsOf(splitter, text, chunk)) {
@@ -84,18 +93,14 @@ export function translatingRelay(decoder: StreamDecoder, encoder: StreamEncoder)
       for (const ir of decoder.decode(event, data)) {
         observe(watch, ir);
         if (watch.failure) return;
-        out += encoder.encode(ir);
+        outbox.out += encoder.encode(ir);
       }
       if (watch.done) close();
     }
   };
   return relayOf(
     watch,
-    () => {
-      const frames = out ? [out] : [];
-      out = "";
-      return frames;
-    },
+    outbox,
     (error) => encoder.fail(error),
     (chunk) => feed(chunk),
     () => {
@@ -125,27 +130,23 @@ export function inspectingPassthrough(options: PassthroughOptions): StreamRelay 
   const splitter = new SseSplitter();
   const text = new TextDecoder();
   const watch: Watch = { committed: false, finish: null, done: false, failure: null, usage: null };
-  let out = "";
+  const outbox: Outbox = { out: "" };
   const feed = (chunk: Uint8Array | null) => {
     for (const block of eventsOf(splitter, text, chunk)) {
       if (watch.failure || watch.done) return;
       const { event, data } = parseSseBlock(block);
       if (data === undefined) {
-        if (watch.committed) out += `${block}\n\n`;
+        if (watch.committed) outbox.out += `${block}\n\n`;
         continue;
       }
       for (const ir of options.decoder.decode(event, data)) observe(watch, ir);
       if (watch.failure) return;
-      out += `${options.rewrite(block, event)}\n\n`;
+      outbox.out += `${options.rewrite(block, event)}\n\n`;
     }
   };
   return relayOf(
     watch,
-    () => {
-      const frames = out ? [out] : [];
-      out = "";
-      return frames;
-    },
+    outbox,
     options.errorFrame,
     (chunk) => feed(chunk),
     () => {
@@ -153,7 +154,7 @@ export function inspectingPassthrough(options: PassthroughOptions): StreamRelay 
       if (watch.failure || watch.done) return;
       if (watch.finish) {
         watch.done = true;
-        out += options.closing;
+        outbox.out += options.closing;
       } else {
         watch.failure = watch.committed ? "upstream stream ended before it finished" : "upstream stream ended before its first token";
       }

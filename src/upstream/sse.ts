@@ -1,17 +1,12 @@
-// Server-sent events: split a byte stream into event blocks, read a block's fields, and
-// write frames. Handles events split across chunks, multi-byte UTF-8 split across chunks,
-// and \n, \r\n or \r line ends (including a \r\n split between two chunks).
+// Server-sent events: split a stream into event blocks (as text, or as bytes for pass-through),
+// read a block's fields, and write frames. Handles events split across chunks, multi-byte UTF-8
+// split across chunks, and \n, \r\n or \r line ends (including a \r\n split between two chunks).
 
+/** Splits decoded text into event blocks (text between blank lines, without the blank line). */
 export class SseSplitter {
-  private readonly decoder = new TextDecoder();
   private buffer = "";
   /** The last chunk ended in \r: a \n opening the next one belongs to the same line end. */
   private skipLF = false;
-
-  /** Feed bytes; returns the complete event blocks (text between blank lines, no trailing blank line). */
-  push(bytes: Uint8Array): string[] {
-    return this.pushText(this.decoder.decode(bytes, { stream: true }));
-  }
 
   pushText(input: string): string[] {
     this.append(input);
@@ -29,24 +24,6 @@ export class SseSplitter {
     return blocks;
   }
 
-  /**
-   * Feed text; returns every complete event as one string (blocks separated by blank lines,
-   * ending with one), or "" when none is complete yet. For relays that only look inside
-   * events when a cheap scan of the whole says they must.
-   */
-  pushComplete(input: string): string {
-    this.append(input);
-    const end = this.buffer.lastIndexOf("\n\n");
-    if (end === -1) return "";
-    let start = 0;
-    while (this.buffer.charCodeAt(start) === 10) start++;
-    const complete = this.buffer.slice(start, end + 2);
-    let rest = end + 2;
-    while (this.buffer.charCodeAt(rest) === 10) rest++;
-    this.buffer = this.buffer.slice(rest);
-    return start >= end ? "" : complete;
-  }
-
   private append(input: string): void {
     let text = input;
     if (this.skipLF && text.charCodeAt(0) === 10) text = text.slice(1);
@@ -57,7 +34,7 @@ export class SseSplitter {
 
   /** What is left when the stream ends: a last event without its blank line, if any. */
   flush(): string | null {
-    const rest = (this.buffer + this.decoder.decode()).replace(/\n+$/, "");
+    const rest = this.buffer.replace(/\n+$/, "");
     this.buffer = "";
     this.skipLF = false;
     return rest.trim() === "" ? null : rest;

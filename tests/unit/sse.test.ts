@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { parseSseBlock, SseSplitter } from "../../src/upstream/sse.ts";
+import { parseSseBlock, SseByteSplitter, SseSplitter } from "../../src/upstream/sse.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
@@ -20,11 +20,18 @@ describe("SseSplitter", () => {
     expect(s.pushText("\n\r\n")).toEqual(["data: c"]);
   });
 
-  test("a multi-byte character split between chunks survives", () => {
-    const s = new SseSplitter();
-    const all = bytes("data: héllo ✓\n\n");
-    const out = [...s.push(all.subarray(0, 8)), ...s.push(all.subarray(8, 14)), ...s.push(all.subarray(14))];
-    expect(out).toEqual(["data: héllo ✓"]);
+  test("bytes: whole events come out in one or two pieces, a multi-byte character split between chunks intact", () => {
+    const s = new SseByteSplitter();
+    const all = bytes("data: héllo ✓\n\ndata: b\n\ndata: c");
+    const pieces = [...s.push(all.subarray(0, 8)), ...s.push(all.subarray(8, 14)), ...s.push(all.subarray(14))];
+    expect(pieces.map((p) => new TextDecoder().decode(p)).join("")).toBe("data: héllo ✓\n\ndata: b\n\n");
+    expect(new TextDecoder().decode(s.flush()!)).toBe("data: c");
+  });
+
+  test("bytes: CRLF becomes LF, also when the CR ends one chunk and the LF starts the next", () => {
+    const s = new SseByteSplitter();
+    const out = [...s.push(bytes("data: a\r\n\r")), ...s.push(bytes("\ndata: b\r\n\r\n"))].map((p) => new TextDecoder().decode(p));
+    expect(out.join("")).toBe("data: a\n\ndata: b\n\n");
   });
 
   test("blocks: comments, named events, multi-line data", () => {

@@ -4,7 +4,7 @@ import { badRequest } from "../../errors.ts";
 import { chatErrorFrame } from "./errors.ts";
 import type { MediaSource, Message, Part, Request, Response, StopReason, StreamDecoder, StreamEncoder, StreamEvent, Tool, ToolChoice, Usage } from "../ir.ts";
 import { effortForBudget, textOf } from "../ir.ts";
-import { asArray, asNumber, asObject, asString, type Json } from "../json.ts";
+import { asArray, asNumber, asObject, asString, type Json, parseEventData } from "../json.ts";
 
 // ── requests ────────────────────────────────────────────────────────────────────────────
 
@@ -284,12 +284,8 @@ export function chatStreamDecoder(): StreamDecoder {
   return {
     decode(_event, data) {
       if (data === "[DONE]") return [{ type: "done" }];
-      let chunk: Json;
-      try {
-        chunk = asObject(JSON.parse(data));
-      } catch {
-        return [{ type: "error", message: "upstream sent a malformed event" }];
-      }
+      const chunk = parseEventData(data);
+      if (!chunk) return [{ type: "error", message: "upstream sent a malformed event" }];
       if (chunk.error) return [{ type: "error", message: errorText(chunk.error) }];
       const events: StreamEvent[] = [];
       for (const raw of asArray(chunk.choices)) {

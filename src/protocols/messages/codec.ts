@@ -3,7 +3,7 @@
 import type { BitRouterError } from "../../errors.ts";
 import type { MediaSource, Message, Part, Request, Response, StopReason, StreamDecoder, StreamEncoder, StreamEvent, Tool, ToolChoice, Usage } from "../ir.ts";
 import { parseArguments } from "../ir.ts";
-import { asArray, asNumber, asObject, asString, type Json } from "../json.ts";
+import { asArray, asNumber, asObject, asString, type Json, parseEventData } from "../json.ts";
 import { errorText } from "../chat-completions/codec.ts";
 
 /** Anthropic requires max_tokens; this is what a request without one gets (as the original did). */
@@ -255,12 +255,8 @@ export function messagesStreamDecoder(): StreamDecoder {
   let calls = 0;
   return {
     decode(eventName, data) {
-      let event: Json;
-      try {
-        event = asObject(JSON.parse(data));
-      } catch {
-        return [{ type: "error", message: "upstream sent a malformed event" }];
-      }
+      const event = parseEventData(data);
+      if (!event) return [{ type: "error", message: "upstream sent a malformed event" }];
       const type = asString(event.type) ?? eventName;
       switch (type) {
         case "message_start":

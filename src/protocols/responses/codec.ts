@@ -4,7 +4,7 @@ import { badRequest } from "../../errors.ts";
 import { errorText, mediaFromUrl, mediaToUrl } from "../chat-completions/codec.ts";
 import type { Message, Part, Request, Response, StopReason, StreamDecoder, StreamEncoder, StreamEvent, Usage } from "../ir.ts";
 import { effortForBudget, textOf } from "../ir.ts";
-import { asArray, asNumber, asObject, asString, type Json } from "../json.ts";
+import { asArray, asNumber, asObject, asString, type Json, parseEventData } from "../json.ts";
 
 // ── requests ────────────────────────────────────────────────────────────────────────────
 
@@ -269,12 +269,8 @@ export function responsesStreamDecoder(): StreamDecoder {
   let calls = 0;
   return {
     decode(eventName, data) {
-      let event: Json;
-      try {
-        event = asObject(JSON.parse(data));
-      } catch {
-        return [{ type: "error", message: "upstream sent a malformed event" }];
-      }
+      const event = parseEventData(data);
+      if (!event) return [{ type: "error", message: "upstream sent a malformed event" }];
       const type = asString(event.type) ?? eventName;
       switch (type) {
         case "response.output_item.added": {
