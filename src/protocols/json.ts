@@ -7,6 +7,15 @@ export function asObject(value: unknown): Json {
   return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Json) : {};
 }
 
+export function isObject(value: unknown): value is Json {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/** The stream error for an event whose `field` should hold an object and does not. */
+export function misshapen(field: string): { type: "error"; message: string } {
+  return { type: "error", message: `upstream sent a malformed event (${field} is not an object)` };
+}
+
 export function asArray(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];
 }

@@ -27,8 +27,9 @@ function observe(watch: Watch, event: StreamEvent): void {
       watch.committed = true;
       break;
     case "done":
-      watch.done = true;
-      watch.committed = true;
+      // An end with nothing before it is an empty stream, not an answer: the next source may have one.
+      if (!watch.committed) watch.failure = "upstream stream ended before its first token";
+      else watch.done = true;
       break;
     case "error":
       watch.failure = `upstream error in stream: ${event.message}`;

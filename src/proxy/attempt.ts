@@ -82,7 +82,7 @@ export function createAttempt(inbound: InboundRequest, deps: AttemptDeps): Attem
     try {
       text = await response.text();
     } catch (err) {
-      return { ok: false, failure: classifyFailure(err as UpstreamFailure) };
+      return { ok: false, failure: readFailure(err, candidate) };
     }
     const decoded = exchange.decodeJson(text);
     if (!decoded.ok) return { ok: false, failure: invalid(scrubSecrets(decoded.reason, candidate.source.apiKey)) };
@@ -105,10 +105,11 @@ async function foldAttempt(exchange: Exchange, response: UpstreamResponse, candi
       for (const chunk of chunks) relay.push(chunk);
       if (relay.failure) break;
     }
+    if (!relay.failure) relay.end();
   } catch (err) {
-    return { ok: false as const, failure: classifyFailure(err as UpstreamFailure) };
+    response.cancel("failed");
+    return { ok: false as const, failure: readFailure(err, candidate) };
   }
-  if (!relay.failure) relay.end();
   if (relay.failure) {
     response.cancel("failed");
     return { ok: false as const, failure: { status: null, kind: "stream" as const, reason: scrubSecrets(relay.failure, candidate.source.apiKey), action: "next" as const } };
@@ -130,7 +131,14 @@ async function streamAttempt(exchange: Exchange, response: UpstreamResponse, can
     const failure: AttemptFailure = { status: null, kind: gate.timeout ? "timeout" : "stream", reason: scrubSecrets(gate.reason, candidate.source.apiKey), action: "next" };
     return { ok: false as const, failure };
   }
-  return { ok: true as const, value: { kind: "stream" as const, stream: gate.stream, upstreamHeaders: response.headers } };
+  return { ok: true as const, value: { kind: "stream" as const, stream: { ...gate.stream, secret: candidate.source.apiKey }, upstreamHeaders: response.headers } };
+}
+
+/** A read that failed: the transport's own failure, or a decoder tripping over what the source sent. */
+function readFailure(err: unknown, candidate: Candidate): AttemptFailure {
+  if (err instanceof UpstreamFailure) return classifyFailure(err);
+  const message = err instanceof Error ? err.message : String(err);
+  return invalid(scrubSecrets(`malformed response from upstream: ${message}`, candidate.source.apiKey));
 }
 
 function invalid(reason: string): AttemptFailure {

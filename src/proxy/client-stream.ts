@@ -3,6 +3,7 @@
 // they are relayed as they arrive, with backpressure from the client. A failure after commit
 // ends the stream with the protocol's own error frame, never a clean truncated end.
 import { BitRouterError } from "../errors.ts";
+import { scrubSecrets } from "../log.ts";
 import type { Frames, StreamRelay } from "../protocols/relay.ts";
 import { ClientGone } from "../routing/failover.ts";
 import type { UpstreamFailure, UpstreamResponse } from "../upstream/client.ts";
@@ -11,6 +12,8 @@ import { KEEPALIVE_FRAME } from "../upstream/sse.ts";
 export interface OpenStream {
   response: UpstreamResponse;
   relay: StreamRelay;
+  /** The source's key, kept out of any failure text that reaches the client or the log. */
+  secret?: string;
 }
 
 export type GateResult = { ok: true; stream: OpenStream } | { ok: false; reason: string; timeout: boolean };
@@ -30,7 +33,13 @@ export async function commitGate(response: UpstreamResponse, relay: StreamRelay)
       if (relay.committed) return { ok: true, stream: { response, relay } };
       return { ok: false, reason: relay.failure ?? "upstream stream ended before its first token", timeout: false };
     }
-    for (const chunk of chunks) relay.push(chunk);
+    try {
+      for (const chunk of chunks) relay.push(chunk);
+    } catch (err) {
+      // A decoder tripping over an event it did not expect is this source's fault, not the request's.
+      response.cancel("malformed event");
+      return { ok: false, reason: `malformed event from upstream: ${errorText(err)}`, timeout: false };
+    }
     if (relay.failure && !relay.committed) {
       response.cancel("failed before first token");
       return { ok: false, reason: relay.failure, timeout: false };
@@ -107,11 +116,26 @@ export function clientStream(pending: Promise<OpenStream>, options: ClientStream
     }
     const { response, relay } = open;
     if (closed) return response.cancel("client closed the connection");
+    try {
+      await relayLoop(open);
+    } catch (err) {
+      // Never leave the client hanging on an open socket: end with the protocol's error frame.
+      response.cancel("failed mid-stream");
+      const reason = scrubSecrets(`malformed event from upstream: ${errorText(err)}`, open.secret);
+      finish(failureOutcome(reason), [relay.errorFrame(streamError(reason))]);
+    }
+  };
+
+  const relayLoop = async ({ response, relay, secret }: OpenStream): Promise<void> => {
+    const failed = (reason: string, tail: Frames, timeout = false) => {
+      const clean = scrubSecrets(reason, secret);
+      finish(failureOutcome(clean), [...tail, relay.errorFrame(streamError(clean, timeout))]);
+    };
     for (;;) {
       const frames = relay.take();
       if (relay.failure) {
         response.cancel("failed mid-stream");
-        return finish(failureOutcome(relay.failure), [...frames, relay.errorFrame(streamError(relay.failure))]);
+        return failed(relay.failure, frames);
       }
       if (relay.complete) {
         response.cancel("complete");
@@ -126,12 +150,12 @@ export function clientStream(pending: Promise<OpenStream>, options: ClientStream
       } catch (err) {
         const failure = err as UpstreamFailure;
         if (failure.kind === "client_gone") return finish({ status: 499, error: "client closed the connection" });
-        return finish(failureOutcome(failure.message), [...relay.take(), relay.errorFrame(streamError(failure.message, failure.kind === "timeout"))]);
+        return failed(failure.message, relay.take(), failure.kind === "timeout");
       }
       if (chunks === null) {
         relay.end();
         const tail = relay.take();
-        if (relay.failure) return finish(failureOutcome(relay.failure), [...tail, relay.errorFrame(streamError(relay.failure))]);
+        if (relay.failure) return failed(relay.failure, tail);
         return finish({ status: 200 }, tail);
       }
       for (const chunk of chunks) relay.push(chunk);
@@ -149,14 +173,20 @@ export function clientStream(pending: Promise<OpenStream>, options: ClientStream
         },
         Math.max(50, Math.floor(options.keepaliveMs / 4)),
       );
-      await pump();
+      try {
+        await pump();
+      } finally {
+        clearInterval(keepalive);
+      }
     },
     cancel() {
       // The client went away: stop the upstream at once.
       if (closed) return;
       closed = true;
       clearInterval(keepalive);
-      open?.response.cancel("client closed the connection");
+      if (open) open.response.cancel("client closed the connection");
+      // Gone before the first read: the chain may still be walking; stop whatever it commits to.
+      else pending.then((late) => late.response.cancel("client closed the connection"), () => {});
       options.onDone({ status: 499, error: "client closed the connection" }, open?.relay);
     },
   });
@@ -166,6 +196,10 @@ function streamError(reason: string, timeout = false): BitRouterError {
   return new BitRouterError(timeout ? 504 : 502, "upstream_error", `the stream failed after it started: ${reason}`, {
     code: timeout ? "upstream_timeout" : "stream_interrupted",
   });
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 function failureOutcome(reason: string): StreamOutcome {

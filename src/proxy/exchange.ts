@@ -107,8 +107,10 @@ export function planExchange(inbound: InboundRequest, candidate: Candidate): Exc
       return { ok: true, body: JSON.stringify(client.encodeResponse(ir, context)), usage: ir.usage };
     },
     surfacedError(answer) {
-      // The source's own body when it speaks the client's protocol; its message, re-rendered, otherwise.
-      return new BitRouterError(answer.status, errorTypeFor(answer.status), upstreamMessage(answer.body), same ? { upstream: answer } : { code: "upstream_rejected" });
+      // The source's own body when it speaks the client's protocol and sent a JSON error (a proxy's
+      // HTML page is not one); its message, re-rendered in the client's protocol, otherwise.
+      const asIs = same && isJsonError(answer.body);
+      return new BitRouterError(answer.status, errorTypeFor(answer.status), upstreamMessage(answer.body), asIs ? { upstream: answer } : { code: "upstream_rejected" });
     },
   };
 }
@@ -157,6 +159,15 @@ export function errorTypeFor(status: number): ErrorType {
 }
 
 /** The message inside an upstream error body (OpenAI or Anthropic shape), or the body itself. */
+function isJsonError(body: string): boolean {
+  try {
+    const parsed = JSON.parse(body) as unknown;
+    return typeof parsed === "object" && parsed !== null && "error" in parsed;
+  } catch {
+    return false;
+  }
+}
+
 export function upstreamMessage(body: string): string {
   try {
     const parsed = JSON.parse(body) as { error?: unknown; message?: unknown };

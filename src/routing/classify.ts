@@ -37,6 +37,8 @@ export function classifyStatus(status: number, headers: Headers, maxRetryWaitMs:
   if (status === 408 || status >= 500 || status === 401 || status === 402 || status === 403 || status === 404) {
     return { status, kind: "status", reason, action: "next", retryAfterMs };
   }
+  // 1xx/3xx where an answer was due (a redirect to a login page, a misconfigured proxy): this source's problem.
+  if (status < 400) return { status, kind: "status", reason, action: "next" };
   // 400, 413, 422 and the rest: the request itself is at fault; another source would say the same.
   return { status, kind: "status", reason, action: "surface" };
 }

@@ -5,6 +5,7 @@ import { Hono } from "hono";
 import { PROTOCOLS, type Protocol } from "../config/schema.ts";
 import { BitRouterError } from "../errors.ts";
 import { explainRoute } from "../routing/explain.ts";
+import { ClientGone } from "../routing/failover.ts";
 import type { Logger } from "../log.ts";
 import type { Registry } from "../sources/registry.ts";
 import type { SubscriptionAuth } from "../subscriptions/tokens.ts";
@@ -36,12 +37,27 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const newRequestId = deps.newRequestId ?? (() => crypto.randomUUID());
   const app = new Hono<AppEnv>();
 
+  // Request ids being answered right now. Ours travel upstream as x-bitrouter-request-id, so one
+  // coming back in while it is still in flight means a source points at this server: a loop.
+  const inFlight = new Set<string>();
   app.use(async (c, next) => {
     const offered = c.req.header("x-bitrouter-request-id");
-    c.set("requestId", offered && CLIENT_REQUEST_ID.test(offered) ? offered : newRequestId());
+    const requestId = offered && CLIENT_REQUEST_ID.test(offered) ? offered : newRequestId();
+    c.set("requestId", requestId);
+    if (inFlight.has(requestId)) {
+      const error = new BitRouterError(508, "upstream_error", `request ${requestId} came back to this server while it was being routed: a source's api_base points at BitRouter itself`, {
+        code: "routing_loop",
+      });
+      return renderError(error, dialectFor(c.req.path), requestId);
+    }
     c.set("registry", deps.registry());
-    await next();
-    c.res.headers.set("x-bitrouter-request-id", c.var.requestId);
+    inFlight.add(requestId);
+    try {
+      await next();
+    } finally {
+      inFlight.delete(requestId);
+    }
+    c.res.headers.set("x-bitrouter-request-id", requestId);
   });
 
   app.get("/health", (c) => c.json({ status: "ok" }));
@@ -70,6 +86,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.onError((err, c) => {
     const requestId = c.var.requestId;
     if (err instanceof BitRouterError) return renderError(err, dialectFor(c.req.path), requestId);
+    // The client left while its chain was walked: nobody reads this answer, and it is not our fault.
+    if (err instanceof ClientGone) return new Response(null, { status: 499 });
     deps.log.error("unhandled error", { request_id: requestId, path: c.req.path, error: (err as Error).stack ?? String(err) });
     return renderError(internalError(), dialectFor(c.req.path), requestId);
   });

@@ -3,6 +3,7 @@
 // lists. Probed in parallel, each bounded, at start, periodically and on reload; what answers
 // joins the registry as a self-hosted source (first in the cascade: its tokens are free), and
 // what stops answering leaves it.
+import { isLoopbackHost } from "../config/listen.ts";
 import type { ConfigFile } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 import type { UpstreamClient } from "../upstream/client.ts";
@@ -20,6 +21,8 @@ export interface DetectSettings {
   intervalMs: number;
   timeoutMs: number;
   hosts: string[];
+  /** BitRouter's own listen address: never probed, so a server on a default port cannot find itself. */
+  self?: { host: string; port: number };
 }
 
 /** From the config's `detect:`; BITROUTER_DETECT_INTERVAL_SECS overrides the interval (tests, tuning). */
@@ -49,7 +52,14 @@ export function probeTargets(settings: DetectSettings): ProbeTarget[] {
     if (match) targets.push({ host: match[1]!, port: Number(match[2]) });
     else for (const kind of KINDS) targets.push({ host: entry, port: DEFAULT_PORTS[kind], kind });
   }
-  return targets;
+  const self = settings.self;
+  if (!self) return targets;
+  const isSelf = (t: ProbeTarget) => t.port === self.port && (t.host === self.host || (isLoopbackHost(t.host) && (isLoopbackHost(self.host) || isAnyAddress(self.host))));
+  return targets.filter((t) => !isSelf(t));
+}
+
+function isAnyAddress(host: string): boolean {
+  return host === "0.0.0.0" || host === "::" || host === "[::]";
 }
 
 export interface DetectedServer {

@@ -35,6 +35,7 @@ export function createLiveRegistry(base: Registry, settings: DetectSettings, dep
     current = applyDetection(base, detected, settings);
   };
   const schedule = () => {
+    clearTimeout(timer);
     if (!running || !settings.enabled) return;
     timer = setTimeout(() => void serially(round).then(schedule), settings.intervalMs);
   };

@@ -141,7 +141,9 @@ async function tokenRequest(plan: Plan, fields: Record<string, string>, deps: To
   const timeoutMs = deps.timeoutMs ?? 30_000;
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   let response: Response;
+  let text: string;
   try {
+    // The timeout covers the body too: a token endpoint that sends headers and stalls must not hang a request.
     response = await deps.fetch(plan.tokenUrl, {
       method: "POST",
       headers: {
@@ -152,12 +154,12 @@ async function tokenRequest(plan: Plan, fields: Record<string, string>, deps: To
       body: plan.tokenFormat === "json" ? JSON.stringify(fields) : new URLSearchParams(fields).toString(),
       signal: controller.signal,
     });
+    text = await response.text();
   } catch (err) {
     throw new OAuthError(controller.signal.aborted ? `the token endpoint did not answer within ${timeoutMs / 1000}s` : `cannot reach the token endpoint: ${(err as Error).message}`);
   } finally {
     clearTimeout(timer);
   }
-  const text = await response.text();
   let body: TokenResponse;
   try {
     body = JSON.parse(text) as TokenResponse;

@@ -29,7 +29,13 @@ export function createSubscriptionAuth(deps: SubscriptionAuthDeps): Subscription
   const inflight = new Map<PlanId, Promise<OAuthCredential>>();
 
   const stored = (plan: PlanId): OAuthCredential => {
-    const credential = deps.store.get(plan);
+    let credential: OAuthCredential | undefined;
+    try {
+      credential = deps.store.get(plan);
+    } catch (err) {
+      // A damaged or unreadable file: this source cannot be used now; others still can.
+      throw loginRequired(plan, `the stored login cannot be read (${(err as Error).message})`);
+    }
     if (!credential) throw loginRequired(plan, "not logged in");
     return credential;
   };
@@ -49,7 +55,12 @@ export function createSubscriptionAuth(deps: SubscriptionAuthDeps): Subscription
         deps.log?.warn("token refresh failed", { provider: plan, error: (err as Error).message });
         throw loginRequired(plan, `the login could not be refreshed (${(err as Error).message})`);
       }
-      deps.store.put(plan, next);
+      try {
+        deps.store.put(plan, next);
+      } catch (err) {
+        // The new token still works for this process; the next start refreshes again.
+        deps.log?.warn("refreshed token could not be saved", { provider: plan, error: (err as Error).message });
+      }
       deps.log?.info("token refreshed", { provider: plan, valid_until: new Date(next.expires_at * 1000).toISOString() });
       return next;
     })().finally(() => inflight.delete(plan));

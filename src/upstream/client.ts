@@ -62,7 +62,10 @@ export function createUpstreamClient(deps: UpstreamClientDeps): UpstreamClient {
   return {
     async send(call) {
       const controller = new AbortController();
+      let watchdog: ReturnType<typeof setTimeout> | undefined;
+      let headersIn = false;
       const abort = (failure: UpstreamFailure) => {
+        clearTimeout(watchdog);
         if (!controller.signal.aborted) controller.abort(failure);
       };
       const onClientAbort = () => abort(new UpstreamFailure("client_gone", "client closed the connection", "headers"));
@@ -82,7 +85,8 @@ export function createUpstreamClient(deps: UpstreamClientDeps): UpstreamClient {
           setTimeout(() => {
             const url = new URL(call.url);
             if (usesProxy(url, deps.env ?? {})) return;
-            probe(url, connectMs).catch((err: Error) => abort(new UpstreamFailure("connect", `cannot connect to ${url.host} within connect_secs (${connectMs / 1000}s): ${err.message}`, "headers")));
+            // A probe that fails after the headers came in is moot (the connection plainly worked).
+            probe(url, connectMs).catch((err: Error) => headersIn || abort(new UpstreamFailure("connect", `cannot connect to ${url.host} within connect_secs (${connectMs / 1000}s): ${err.message}`, "headers")));
           }, connectMs),
         );
       }
@@ -106,6 +110,7 @@ export function createUpstreamClient(deps: UpstreamClientDeps): UpstreamClient {
         cleanup();
         throw toFailure(err, controller.signal, "headers");
       } finally {
+        headersIn = true;
         for (const t of headerTimers) clearTimeout(t);
       }
 
@@ -113,7 +118,6 @@ export function createUpstreamClient(deps: UpstreamClientDeps): UpstreamClient {
       // reading (backpressure) is not an upstream silence.
       let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
       let readingSince: number | null = null;
-      let watchdog: ReturnType<typeof setTimeout> | undefined;
       let finished = false;
       const armWatchdog = (delay: number) => {
         watchdog = setTimeout(() => {

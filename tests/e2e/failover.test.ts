@@ -65,6 +65,9 @@ describe("served by openrouter when ollama fails before its first token", () => 
     ["sends an in-band error before any token", "error-before-token", 1],
     ["ends the stream before any token", "end-before-token", 1],
     ["sends a malformed event before any token", "malformed-before-token", 1],
+    ["sends an event of an impossible shape (choices: [null]) before any token", "odd-before-token", 1],
+    ["ends with [DONE] before any token", "done-before-token", 1],
+    ["answers 302 (a redirect where an answer was due)", "status:302", 1],
     ["answers 401 (its credential is refused)", "status:401", 1],
     ["answers 404 (does not have the model)", "status:404", 1],
   ])("ollama %s", async (_what, mode, ollamaAttempts) => {

@@ -1,6 +1,9 @@
 // The HTTP surface (SPEC §5): every bad input gets a precise error in the caller's protocol
 // with a real status, auth, /v1/models, /health, request ids.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import OpenAI, { AuthenticationError, NotFoundError } from "openai";
 import { type RunningBitRouter, runBitRouter, startBitRouter } from "../support/bitrouter.ts";
 import { chatBody, fleetConfig, OPENROUTER_KEY } from "../support/config.ts";
@@ -186,5 +189,41 @@ describe("logging", () => {
     }
     expect(open.stderr() + open.stdout()).not.toContain(OPENROUTER_KEY);
     expect(locked.stderr() + locked.stdout()).not.toContain("br-local-key");
+  });
+});
+
+describe("a source whose api_base is BitRouter itself", () => {
+  test("the request that comes back is refused as a loop, and the caller gets a clear error instead of a hang", async () => {
+    const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const port = probe.port;
+    probe.stop(true);
+    const dir = mkdtempSync(join(tmpdir(), "bitrouter-loop-"));
+    const configPath = join(dir, "bitrouter.yaml");
+    writeFileSync(
+      configPath,
+      `
+upstream:
+  timeouts:
+    read_secs: 5
+providers:
+  self:
+    api_base: http://127.0.0.1:${port}/v1
+    models: [{ id: looped }]
+models:
+  looped:
+    endpoints:
+      - { provider: self, service_id: looped }
+`,
+    );
+    const looped = await startBitRouter({ dir, args: ["serve", "-c", configPath, "--listen", `127.0.0.1:${port}`] });
+    try {
+      const response = await post(looped.url, chatBody("looped"));
+      expect(response.status).toBe(503);
+      const error = await errorOf(response);
+      expect(error.message).toContain("a source's api_base points at BitRouter itself");
+      expect((await fetch(`${looped.url}/health`)).status).toBe(200);
+    } finally {
+      expect(await looped.stop()).toBe(0);
+    }
   });
 });

@@ -73,10 +73,21 @@ describe("failover across protocols", () => {
     expect(chatsrc.requests("/v1/chat/completions")[0]?.json).toMatchObject({ model: "m", stream: true, messages: [{ role: "user", content: "hi" }] });
   });
 
-  test("the same, when the Messages source sends an in-band overloaded error before any token", async () => {
-    msgsrc.mode = "error-before-token";
+  test.each([
+    ["sends an in-band overloaded error before any token", "error-before-token"],
+    ["sends message_stop before any token", "done-before-token"],
+    ["sends a content block that is null", "odd-before-token"],
+  ])("the same, when the Messages source %s", async (_what, mode) => {
+    msgsrc.mode = mode;
     const message = await anthropic.messages.stream({ model: "claude-then-local", max_tokens: 100, messages: say("hi") }).finalMessage();
     expect(message.content[0]).toMatchObject({ type: "text", text: "Hello from chatsrc." });
+    expect(msgsrc.requests("/v1/messages")).toHaveLength(1);
+  });
+
+  test("an OpenAI client translated onto the same chain fails over the same way", async () => {
+    msgsrc.mode = "odd-before-token";
+    const completion = await openai.chat.completions.stream({ model: "claude-then-local", messages: say("hi") }).finalChatCompletion();
+    expect(completion.choices[0]?.message.content).toBe("Hello from chatsrc.");
   });
 });
 

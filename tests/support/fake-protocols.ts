@@ -23,6 +23,8 @@ export interface Rendered {
   tail: string[];
   inBandError: string;
   malformed: string;
+  /** Valid JSON in a shape the protocol never sends (a null where an object belongs). */
+  oddShape: string;
 }
 
 export const TOOL_CALLS = [
@@ -77,6 +79,7 @@ export function chatStream(script: Script, options: { id: string; model: string;
     tail,
     inBandError: `data: ${JSON.stringify({ error: { message: "the GPU fell over", type: "server_error", code: null } })}\n\n`,
     malformed: 'data: {"id":"x","choices":[{"delta":{"content":"oops"\n\n',
+    oddShape: 'data: {"id":"x","object":"chat.completion.chunk","choices":[null]}\n\n',
   };
 }
 
@@ -149,6 +152,7 @@ export function messagesStream(script: Script, options: { id: string; model: str
     tail,
     inBandError: event("error", { error: { type: "overloaded_error", message: "Overloaded" } }),
     malformed: 'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_\n\n',
+    oddShape: 'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":null}\n\n',
   };
 }
 
@@ -249,7 +253,9 @@ export function responsesStream(script: Script, options: { id: string; model: st
   const status = script.stop === "length" ? "incomplete" : "completed";
   const tail = [event(`response.${status}`, { response: responseObject(options, status, items, responsesUsage(script)) })];
   const failed = event("error", { code: "server_error", message: "the GPU fell over", param: null }) + event("response.failed", { response: { ...responseObject(options, "failed", [], null), error: { code: "server_error", message: "the GPU fell over" } } });
-  return { head, content, tail, inBandError: failed, malformed: 'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":"oo\n\n' };
+  return { head, content, tail, inBandError: failed, malformed: 'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":"oo\n\n',
+    oddShape: 'event: response.output_item.added\ndata: {"type":"response.output_item.added","output_index":0,"item":null}\n\n',
+  };
 }
 
 export function responsesJson(script: Script, options: { id: string; model: string }): object {

@@ -339,6 +339,15 @@ async function answer(fake: FakeUpstream, state: ConnState, method: string, path
     case "stall-before-token":
       send(r.head);
       return false;
+    case "odd-before-token":
+      send([...r.head, r.oddShape, ...r.content, ...r.tail]);
+      endChunked(state);
+      return true;
+    case "done-before-token":
+      // Straight to the protocol's end marker: a stream with no answer in it.
+      send([...r.head, r.tail[r.tail.length - 1]!]);
+      endChunked(state);
+      return true;
     case "malformed-before-token":
       send([...r.head, r.malformed]);
       endChunked(state);

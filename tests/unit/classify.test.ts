@@ -17,6 +17,8 @@ describe("classifying a failed attempt", () => {
     [403, "next", false],
     [404, "next", false],
     [501, "next", false],
+    [302, "next", false],
+    [304, "next", false],
     [400, "surface", false],
     [413, "surface", false],
     [422, "surface", false],

@@ -22,6 +22,17 @@ describe("detection settings and targets", () => {
     expect(targets.filter((t) => t.host === "gpu-box")).toHaveLength(4);
     expect(targets.find((t) => t.host === "10.0.0.5")).toEqual({ host: "10.0.0.5", port: 11434 });
   });
+
+  test("BitRouter's own listen address is never probed (listening on 8080 must not find itself as llama.cpp)", () => {
+    const base = { enabled: true, intervalMs: 1, timeoutMs: 1, hosts: ["localhost:8080", "gpu-box"] };
+    const mine = (self: { host: string; port: number }) => probeTargets({ ...base, self }).map((t) => `${t.host}:${t.port}`);
+    expect(mine({ host: "127.0.0.1", port: 8080 })).not.toContain("127.0.0.1:8080");
+    expect(mine({ host: "127.0.0.1", port: 8080 })).not.toContain("localhost:8080");
+    expect(mine({ host: "0.0.0.0", port: 8080 })).not.toContain("127.0.0.1:8080");
+    // Another machine on the same port is someone else.
+    expect(mine({ host: "127.0.0.1", port: 8080 })).toContain("gpu-box:8080");
+    expect(mine({ host: "127.0.0.1", port: 4356 })).toContain("127.0.0.1:8080");
+  });
 });
 
 describe("detected servers in the registry", () => {

@@ -2,7 +2,11 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createCredentialStore, CredentialFileError } from "../../src/subscriptions/credentials.ts";
+import { BitRouterError } from "../../src/errors.ts";
+import { createLogger } from "../../src/log.ts";
+import { createCredentialStore, CredentialFileError, type FileOps, nodeFileOps } from "../../src/subscriptions/credentials.ts";
+import { createSubscriptionAuth } from "../../src/subscriptions/tokens.ts";
+import { startFakeAuth } from "../support/fake-auth.ts";
 import { parsePastedAnswer } from "../../src/subscriptions/oauth.ts";
 import { planFor } from "../../src/subscriptions/plans.ts";
 import { CLAUDE_IDENTITY, shapeClaudePlan, shapeCodexPlan } from "../../src/subscriptions/shaping.ts";
@@ -111,5 +115,43 @@ describe("request shaping", () => {
       parallel_tool_calls: false,
     });
     expect(shapeCodexPlan({ body: { input: "hi" }, headers: {} }, "t").body.instructions).toBe("You are a helpful assistant.");
+  });
+});
+
+describe("access tokens when the credential file misbehaves", () => {
+  const expired = { type: "oauth", access_token: "sk-ant-oat01-old", refresh_token: "sk-ant-ort01-old", expires_at: 1 };
+
+  test("a damaged file makes the plan's source unusable with a login_required error (the chain moves on), not a crash", async () => {
+    const path = join(mkdtempSync(join(tmpdir(), "creds-")), "credentials.json");
+    writeFileSync(path, "{ not json");
+    const auth = createSubscriptionAuth({ store: createCredentialStore(path), env: {}, fetch });
+    const error = await auth.accessToken("anthropic").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BitRouterError);
+    expect(error).toMatchObject({ status: 401, code: "login_required" });
+    expect((error as Error).message).toContain(`the stored login cannot be read (${path}: is not valid JSON`);
+  });
+
+  test("a refreshed token that cannot be saved is still used; the failure is logged", async () => {
+    const fakeAuth = await startFakeAuth("anthropic");
+    try {
+      const path = join(mkdtempSync(join(tmpdir(), "creds-")), "credentials.json");
+      writeFileSync(path, JSON.stringify({ anthropic: { default: expired } }));
+      const diskFull: FileOps = {
+        ...nodeFileOps,
+        writeFile() {
+          throw Object.assign(new Error("ENOSPC: no space left on device"), { code: "ENOSPC" });
+        },
+      };
+      const lines: string[] = [];
+      const log = createLogger({ level: "info", write: (line) => lines.push(line) });
+      const auth = createSubscriptionAuth({ store: createCredentialStore(path, diskFull), env: { BITROUTER_ANTHROPIC_TOKEN_URL: `${fakeAuth.url}/token` }, fetch, log });
+      const { token } = await auth.accessToken("anthropic");
+      expect(token).toBe(fakeAuth.lastAccessToken());
+      expect(fakeAuth.refreshes).toHaveLength(1);
+      expect(lines.join("")).toContain("refreshed token could not be saved");
+      expect(JSON.parse(readFileSync(path, "utf8")).anthropic.default.access_token).toBe("sk-ant-oat01-old");
+    } finally {
+      fakeAuth.stop();
+    }
   });
 });

@@ -61,7 +61,7 @@ export async function serveCommand(argv: string[], io: Io, signals: ServeSignals
   const upstream = createUpstreamClient({ fetch, probe: tcpConnectProbe, env: io.env });
   const store = credentialStore(io);
   const subscriptions = createSubscriptionAuth({ store, env: io.env, fetch, log });
-  const live = createLiveRegistry(registry, detectSettings(loaded.config, io.env), { upstream, log });
+  const live = createLiveRegistry(registry, { ...detectSettings(loaded.config, io.env), self: listen }, { upstream, log });
   const app = createApp({ registry: live.current, upstream, log, subscriptions });
   let server: ReturnType<typeof startServer>;
   try {
@@ -113,7 +113,7 @@ async function reloadConfig(io: Io, configFlag: string | undefined, log: Logger,
     const loaded = loadConfig({ explicit: configFlag, cwd: io.cwd, env: io.env, homeDir: io.homeDir });
     for (const warning of loaded.warnings) log.warn("config warning", { problem: formatProblem(warning) });
     next = await discoverModels(buildRegistry(loaded, io.env, storedLogins(io)), { upstream, log });
-    settings = detectSettings(loaded.config, io.env);
+    settings = { ...detectSettings(loaded.config, io.env), self: parseListen(listenText) ?? undefined };
   } catch (err) {
     const detail = err instanceof ConfigError ? err.message : (err as Error).message;
     log.error("reload failed; the previous config stays in force", { error: detail });

@@ -4,7 +4,7 @@ import { badRequest } from "../../errors.ts";
 import { chatErrorFrame } from "./errors.ts";
 import type { MediaSource, Message, Part, Request, Response, StopReason, StreamDecoder, StreamEncoder, StreamEvent, Tool, ToolChoice, Usage } from "../ir.ts";
 import { effortForBudget, textOf } from "../ir.ts";
-import { asArray, asNumber, asObject, asString, type Json, parseEventData } from "../json.ts";
+import { asArray, asNumber, asObject, asString, isObject, type Json, misshapen, parseEventData } from "../json.ts";
 
 // ── requests ────────────────────────────────────────────────────────────────────────────
 
@@ -288,8 +288,10 @@ export function chatStreamDecoder(): StreamDecoder {
       if (!chunk) return [{ type: "error", message: "upstream sent a malformed event" }];
       if (chunk.error) return [{ type: "error", message: errorText(chunk.error) }];
       const events: StreamEvent[] = [];
+      if (chunk.choices !== undefined && chunk.choices !== null && !Array.isArray(chunk.choices)) return [misshapen("choices")];
       for (const raw of asArray(chunk.choices)) {
-        const choice = asObject(raw);
+        if (!isObject(raw)) return [misshapen("a choice")];
+        const choice = raw;
         const delta = asObject(choice.delta);
         const reasoning = asString(delta.reasoning_content) ?? asString(delta.reasoning);
         if (reasoning) events.push({ type: "reasoning", text: reasoning });

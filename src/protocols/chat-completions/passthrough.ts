@@ -67,6 +67,11 @@ export function chatPassthroughRelay(options: ChatPassthroughOptions): StreamRel
       return;
     }
     if (data === "[DONE]") {
+      // An end with nothing before it is an empty stream, not an answer: the next source may have one.
+      if (!committed) {
+        failure = "upstream stream ended before its first token";
+        return;
+      }
       done = true;
       committed = true;
       text += dataFrame("[DONE]");
@@ -87,7 +92,16 @@ export function chatPassthroughRelay(options: ChatPassthroughOptions): StreamRel
       failure = `upstream error in stream: ${errorText(chunk.error)}`;
       return;
     }
-    for (const choice of chunk.choices ?? []) {
+    const choices: unknown = chunk.choices;
+    if (choices !== undefined && choices !== null && !Array.isArray(choices)) {
+      failure = "upstream sent a malformed event (choices is not a list)";
+      return;
+    }
+    for (const choice of choices ?? []) {
+      if (typeof choice !== "object" || choice === null) {
+        failure = "upstream sent a malformed event (a choice is not an object)";
+        return;
+      }
       if (hasContent(choice.delta)) committed = true;
       if (choice.finish_reason) finished = committed = true;
     }

@@ -3,7 +3,7 @@
 import type { BitRouterError } from "../../errors.ts";
 import type { MediaSource, Message, Part, Request, Response, StopReason, StreamDecoder, StreamEncoder, StreamEvent, Tool, ToolChoice, Usage } from "../ir.ts";
 import { parseArguments } from "../ir.ts";
-import { asArray, asNumber, asObject, asString, type Json, parseEventData } from "../json.ts";
+import { asArray, asNumber, asObject, asString, isObject, type Json, misshapen, parseEventData } from "../json.ts";
 import { errorText } from "../chat-completions/codec.ts";
 
 /** Anthropic requires max_tokens; this is what a request without one gets (as the original did). */
@@ -262,7 +262,8 @@ export function messagesStreamDecoder(): StreamDecoder {
         case "message_start":
           return [{ type: "usage", usage: readPartialUsage(asObject(asObject(event.message).usage)) }];
         case "content_block_start": {
-          const block = asObject(event.content_block);
+          if (!isObject(event.content_block)) return [misshapen("content_block")];
+          const block = event.content_block;
           const index = asNumber(event.index) ?? 0;
           if (block.type === "tool_use") {
             const ordinal = calls++;
@@ -274,7 +275,8 @@ export function messagesStreamDecoder(): StreamDecoder {
           return [];
         }
         case "content_block_delta": {
-          const delta = asObject(event.delta);
+          if (!isObject(event.delta)) return [misshapen("delta")];
+          const delta = event.delta;
           const index = asNumber(event.index) ?? 0;
           switch (delta.type) {
             case "text_delta":

@@ -4,7 +4,7 @@ import { badRequest } from "../../errors.ts";
 import { errorText, mediaFromUrl, mediaToUrl } from "../chat-completions/codec.ts";
 import type { Message, Part, Request, Response, StopReason, StreamDecoder, StreamEncoder, StreamEvent, Usage } from "../ir.ts";
 import { effortForBudget, textOf } from "../ir.ts";
-import { asArray, asNumber, asObject, asString, type Json, parseEventData } from "../json.ts";
+import { asArray, asNumber, asObject, asString, isObject, type Json, misshapen, parseEventData } from "../json.ts";
 
 // ── requests ────────────────────────────────────────────────────────────────────────────
 
@@ -274,7 +274,8 @@ export function responsesStreamDecoder(): StreamDecoder {
       const type = asString(event.type) ?? eventName;
       switch (type) {
         case "response.output_item.added": {
-          const item = asObject(event.item);
+          if (!isObject(event.item)) return [misshapen("item")];
+          const item = event.item;
           if (item.type !== "function_call") return [];
           const ordinal = calls++;
           toolOrdinal.set(asNumber(event.output_index) ?? 0, ordinal);
