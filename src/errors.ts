@@ -57,6 +57,11 @@ export class BitRouterError extends Error {
   }
 }
 
+/** The message of anything thrown. */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 export function badRequest(message: string, code = "invalid_request", param?: string): BitRouterError {
   return new BitRouterError(400, "invalid_request_error", message, { code, param });
 }

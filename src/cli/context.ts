@@ -41,11 +41,11 @@ export function storedLogins(io: Io): CredentialFile {
   }
 }
 
-export function printConfigError(io: Io, err: ConfigError): void {
+export function printConfigError(io: Io, err: ConfigError, outcome = "in the config; nothing was started."): void {
   for (const warning of err.warnings) io.stderr(`${formatProblem(warning)}\n`);
   io.stderr(`${err.message}\n`);
   const count = err.problems.length;
-  io.stderr(`${count} problem${count === 1 ? "" : "s"} in the config; nothing was started.\n`);
+  io.stderr(`${count} problem${count === 1 ? "" : "s"} ${outcome}\n`);
 }
 
 /**

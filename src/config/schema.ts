@@ -13,10 +13,14 @@ export const PROTOCOL_ALIASES: Record<string, Protocol> = {
   google: "generate_content",
 };
 
+export function isProtocol(name: string): name is Protocol {
+  return (PROTOCOLS as readonly string[]).includes(name);
+}
+
 const protocol = z.string().transform((value, ctx): Protocol => {
   const name = value.trim().toLowerCase();
-  const resolved = PROTOCOL_ALIASES[name] ?? (PROTOCOLS as readonly string[]).find((p) => p === name);
-  if (resolved) return resolved as Protocol;
+  const resolved = PROTOCOL_ALIASES[name] ?? (isProtocol(name) ? name : undefined);
+  if (resolved) return resolved;
   const hint = didYouMean(name, [...PROTOCOLS, ...Object.keys(PROTOCOL_ALIASES)]) ?? `use one of ${PROTOCOLS.join(", ")}`;
   ctx.addIssue({ code: "custom", message: `unknown protocol '${value}'; ${hint}` });
   return z.NEVER;
@@ -120,8 +124,6 @@ export const configSchema = z.strictObject({
 
 export type ConfigFile = z.infer<typeof configSchema>;
 export type ProviderConfig = z.infer<typeof provider>;
-export type ProviderModelConfig = z.infer<typeof providerModel>;
-export type VirtualModelConfig = z.infer<typeof virtualModel>;
 export type TimeoutsConfig = z.infer<typeof timeouts>;
 export type Compatibility = z.infer<typeof compatibility>;
 

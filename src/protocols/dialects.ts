@@ -9,11 +9,12 @@ import {
   decodeChatResponse,
   encodeChatRequest,
   encodeChatResponse,
+  errorText,
   readChatUsage,
 } from "./chat-completions/codec.ts";
 import { chatPassthroughRelay } from "./chat-completions/passthrough.ts";
 import type { Request, Response, StreamDecoder, StreamEncoder, Usage } from "./ir.ts";
-import { asArray, asObject, type Json } from "./json.ts";
+import { asObject, type Json, MODEL_FIELD, parseEventData } from "./json.ts";
 import {
   decodeMessagesRequest,
   decodeMessagesResponse,
@@ -74,7 +75,6 @@ export interface Dialect {
   errorStream(error: BitRouterError, context: ClientContext): string;
 }
 
-const MODEL_FIELD = /"model"\s*:\s*"(?:[^"\\]|\\.)*"/;
 
 function withModel(body: Json, model: string): Json {
   const out: Json = { ...body, model };
@@ -82,15 +82,19 @@ function withModel(body: Json, model: string): Json {
   return out;
 }
 
+/** A 2xx answer's JSON, or why it is not an answer (not JSON, or an error body sent with a 2xx). */
+export function readAnswer(text: string): { ok: true; body: Json } | { ok: false; reason: string } {
+  const body = parseEventData(text);
+  if (!body) return { ok: false, reason: "upstream answered 2xx with a body that is not JSON" };
+  if (body.error && body.type !== "message") return { ok: false, reason: `upstream error: ${errorText(body.error)}` };
+  return { ok: true, body };
+}
+
 /** Parse a JSON answer, reject an error body, patch the first `model`, read usage. */
 function checkedJson(text: string, context: ClientContext, valid: (body: Json) => boolean, usage: (body: Json) => Usage | null): DecodedJson {
-  let body: Json;
-  try {
-    body = asObject(JSON.parse(text));
-  } catch {
-    return { ok: false, reason: "upstream answered 2xx with a body that is not JSON" };
-  }
-  if (body.error && body.type !== "message") return { ok: false, reason: `upstream error: ${JSON.stringify(body.error).slice(0, 200)}` };
+  const answer = readAnswer(text);
+  if (!answer.ok) return answer;
+  const body = answer.body;
   if (!valid(body)) return { ok: false, reason: "upstream answer is not a complete response" };
   return { ok: true, body: text.replace(MODEL_FIELD, `"model":${JSON.stringify(context.model)}`), usage: usage(body) };
 }
@@ -160,7 +164,7 @@ const responses: Dialect = {
     checkedJson(
       text,
       c,
-      (b) => b.object === "response" && Array.isArray(asArray(b.output)) && b.status !== "failed",
+      (b) => b.object === "response" && Array.isArray(b.output) && b.status !== "failed",
       (b) => (b.usage ? readResponsesUsage(asObject(b.usage)) : null),
     ),
   errorStream: (error, c) => responsesStreamEncoder({ id: `resp_${compactId(c.requestId)}`, model: c.model, createdAt: c.created }).fail(error),

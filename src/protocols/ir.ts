@@ -2,6 +2,7 @@
 // values and return values: a request, a whole response, or a stream of events. Field names
 // here are ours (camelCase); wire names live only in the codecs.
 import type { BitRouterError } from "../errors.ts";
+import { asObject } from "./json.ts";
 
 export type StopReason = "stop" | "length" | "tool_calls" | "content_filter" | "pause" | "error";
 
@@ -138,17 +139,13 @@ export function textOf(parts: Part[]): string {
 /** Arguments text → object for protocols that want one (invalid JSON → {}). */
 export function parseArguments(text: string): Record<string, unknown> {
   try {
-    const value = JSON.parse(text || "{}");
-    return value && typeof value === "object" && !Array.isArray(value) ? value : {};
+    return asObject(JSON.parse(text || "{}"));
   } catch {
     return {};
   }
 }
 
-/** A thinking budget for an effort level, and back: for protocols that speak only one of them. */
-export function budgetForEffort(effort: string): number {
-  return { minimal: 1024, low: 2048, medium: 8192, high: 16384, xhigh: 32768, max: 32768 }[effort] ?? 8192;
-}
+/** An effort level for a thinking budget: for protocols that speak only efforts. */
 export function effortForBudget(budget: number): string {
   return budget <= 2048 ? "low" : budget <= 8192 ? "medium" : "high";
 }

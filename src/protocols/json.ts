@@ -3,17 +3,22 @@
 
 export type Json = Record<string, unknown>;
 
-export function asObject(value: unknown): Json {
-  return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Json) : {};
-}
-
 export function isObject(value: unknown): value is Json {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
-/** The stream error for an event whose `field` should hold an object and does not. */
-export function misshapen(field: string): { type: "error"; message: string } {
-  return { type: "error", message: `upstream sent a malformed event (${field} is not an object)` };
+export function asObject(value: unknown): Json {
+  return isObject(value) ? value : {};
+}
+
+/** The first `"model":"…"` of a JSON text, escapes included (patched without a parse). */
+export const MODEL_FIELD = /"model"\s*:\s*"(?:[^"\\]|\\.)*"/;
+
+export const MALFORMED_EVENT = "upstream sent a malformed event";
+
+/** The stream error for an event that is not JSON, or whose `field` should hold an object and does not. */
+export function malformed(field?: string): { type: "error"; message: string } {
+  return { type: "error", message: field ? `${MALFORMED_EVENT} (${field} is not an object)` : MALFORMED_EVENT };
 }
 
 export function asArray(value: unknown): unknown[] {

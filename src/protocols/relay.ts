@@ -3,6 +3,9 @@
 import type { BitRouterError } from "../errors.ts";
 import type { Usage } from "./ir.ts";
 
+/** The failure of a stream that ended (even with its own end marker) before anything worth committing. */
+export const EMPTY_STREAM = "upstream stream ended before its first token";
+
 /** Client frames in order: text, or upstream bytes passed on as they came. */
 export type Frames = (string | Uint8Array)[];
 

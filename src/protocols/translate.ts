@@ -4,7 +4,7 @@
 import type { BitRouterError } from "../errors.ts";
 import { parseSseBlock, SseSplitter } from "../upstream/sse.ts";
 import { isContent, mergeUsage, type StopReason, type StreamDecoder, type StreamEncoder, type StreamEvent, type Usage } from "./ir.ts";
-import type { Frames, StreamRelay } from "./relay.ts";
+import { EMPTY_STREAM, type Frames, type StreamRelay } from "./relay.ts";
 
 interface Watch {
   committed: boolean;
@@ -12,6 +12,10 @@ interface Watch {
   done: boolean;
   failure: string | null;
   usage: Usage | null;
+}
+
+function newWatch(): Watch {
+  return { committed: false, finish: null, done: false, failure: null, usage: null };
 }
 
 /** What every relay notices about an event, whatever it does with it. */
@@ -28,7 +32,7 @@ function observe(watch: Watch, event: StreamEvent): void {
       break;
     case "done":
       // An end with nothing before it is an empty stream, not an answer: the next source may have one.
-      if (!watch.committed) watch.failure = "upstream stream ended before its first token";
+      if (!watch.committed) watch.failure = EMPTY_STREAM;
       else watch.done = true;
       break;
     case "error":
@@ -78,7 +82,7 @@ function relayOf(watch: Watch, outbox: Outbox, errorFrame: (error: BitRouterErro
 export function translatingRelay(decoder: StreamDecoder, encoder: StreamEncoder): StreamRelay {
   const splitter = new SseSplitter();
   const text = new TextDecoder();
-  const watch: Watch = { committed: false, finish: null, done: false, failure: null, usage: null };
+  const watch = newWatch();
   const outbox: Outbox = { out: "" };
   let closed = false;
   const close = () => {
@@ -103,7 +107,7 @@ export function translatingRelay(decoder: StreamDecoder, encoder: StreamEncoder)
     watch,
     outbox,
     (error) => encoder.fail(error),
-    (chunk) => feed(chunk),
+    feed,
     () => {
       feed(null);
       if (watch.failure || closed) return;
@@ -111,7 +115,7 @@ export function translatingRelay(decoder: StreamDecoder, encoder: StreamEncoder)
         watch.done = true;
         close();
       } else {
-        watch.failure = watch.committed ? "upstream stream ended before it finished" : "upstream stream ended before its first token";
+        watch.failure = watch.committed ? "upstream stream ended before it finished" : EMPTY_STREAM;
       }
     },
   );
@@ -130,7 +134,7 @@ export interface PassthroughOptions {
 export function inspectingPassthrough(options: PassthroughOptions): StreamRelay {
   const splitter = new SseSplitter();
   const text = new TextDecoder();
-  const watch: Watch = { committed: false, finish: null, done: false, failure: null, usage: null };
+  const watch = newWatch();
   const outbox: Outbox = { out: "" };
   const feed = (chunk: Uint8Array | null) => {
     for (const block of eventsOf(splitter, text, chunk)) {
@@ -149,7 +153,7 @@ export function inspectingPassthrough(options: PassthroughOptions): StreamRelay 
     watch,
     outbox,
     options.errorFrame,
-    (chunk) => feed(chunk),
+    feed,
     () => {
       feed(null);
       if (watch.failure || watch.done) return;
@@ -157,7 +161,7 @@ export function inspectingPassthrough(options: PassthroughOptions): StreamRelay 
         watch.done = true;
         outbox.out += options.closing;
       } else {
-        watch.failure = watch.committed ? "upstream stream ended before it finished" : "upstream stream ended before its first token";
+        watch.failure = watch.committed ? "upstream stream ended before it finished" : EMPTY_STREAM;
       }
     },
   );

@@ -1,6 +1,6 @@
 // One attempt at one candidate: send, read the status, and either pass the commit gate
 // (streams) or read a usable body (JSON). Anything else becomes a classified failure.
-import { BitRouterError } from "../errors.ts";
+import { BitRouterError, messageOf } from "../errors.ts";
 import { scrubSecrets } from "../log.ts";
 import type { Usage } from "../protocols/ir.ts";
 import { type AttemptFailure, classifyFailure, classifyStatus } from "../routing/classify.ts";
@@ -8,7 +8,6 @@ import type { Attempt } from "../routing/failover.ts";
 import type { Candidate } from "../routing/resolve.ts";
 import { type UpstreamClient, UpstreamFailure, type UpstreamResponse } from "../upstream/client.ts";
 import type { OAuthCredential } from "../subscriptions/credentials.ts";
-import { codexClaims } from "../subscriptions/oauth.ts";
 import { shapeForPlan } from "../subscriptions/shaping.ts";
 import type { SubscriptionAuth } from "../subscriptions/tokens.ts";
 import { commitGate, type OpenStream } from "./client-stream.ts";
@@ -45,7 +44,7 @@ export function createAttempt(inbound: InboundRequest, deps: AttemptDeps): Attem
     const plan = candidate.source.plan;
     let login: { token: string; credential: OAuthCredential } | undefined;
     const send = (): Promise<UpstreamResponse> => {
-      const shaped = plan && login ? shapeForPlan(plan, exchange, login.token, login.credential.account?.account_id ?? codexClaims(login.token)?.accountId) : exchange;
+      const shaped = plan && login ? shapeForPlan(plan, exchange, login.token, login.credential.account?.account_id) : exchange;
       return deps.upstream.send({ url: exchange.url, headers: shaped.headers, body: JSON.stringify(shaped.body), timeouts: candidate.source.timeouts, signal });
     };
 
@@ -137,8 +136,7 @@ async function streamAttempt(exchange: Exchange, response: UpstreamResponse, can
 /** A read that failed: the transport's own failure, or a decoder tripping over what the source sent. */
 function readFailure(err: unknown, candidate: Candidate): AttemptFailure {
   if (err instanceof UpstreamFailure) return classifyFailure(err);
-  const message = err instanceof Error ? err.message : String(err);
-  return invalid(scrubSecrets(`malformed response from upstream: ${message}`, candidate.source.apiKey));
+  return invalid(scrubSecrets(`malformed response from upstream: ${messageOf(err)}`, candidate.source.apiKey));
 }
 
 function invalid(reason: string): AttemptFailure {

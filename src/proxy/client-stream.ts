@@ -2,9 +2,9 @@
 // (so a failed attempt never leaks to the client and failover stays invisible); after that
 // they are relayed as they arrive, with backpressure from the client. A failure after commit
 // ends the stream with the protocol's own error frame, never a clean truncated end.
-import { BitRouterError } from "../errors.ts";
+import { BitRouterError, messageOf } from "../errors.ts";
 import { scrubSecrets } from "../log.ts";
-import type { Frames, StreamRelay } from "../protocols/relay.ts";
+import { EMPTY_STREAM, type Frames, type StreamRelay } from "../protocols/relay.ts";
 import { ClientGone } from "../routing/failover.ts";
 import type { UpstreamFailure, UpstreamResponse } from "../upstream/client.ts";
 import { KEEPALIVE_FRAME } from "../upstream/sse.ts";
@@ -31,14 +31,14 @@ export async function commitGate(response: UpstreamResponse, relay: StreamRelay)
     if (chunks === null) {
       relay.end();
       if (relay.committed) return { ok: true, stream: { response, relay } };
-      return { ok: false, reason: relay.failure ?? "upstream stream ended before its first token", timeout: false };
+      return { ok: false, reason: relay.failure ?? EMPTY_STREAM, timeout: false };
     }
     try {
       for (const chunk of chunks) relay.push(chunk);
     } catch (err) {
       // A decoder tripping over an event it did not expect is this source's fault, not the request's.
       response.cancel("malformed event");
-      return { ok: false, reason: `malformed event from upstream: ${errorText(err)}`, timeout: false };
+      return { ok: false, reason: `malformed event from upstream: ${messageOf(err)}`, timeout: false };
     }
     if (relay.failure && !relay.committed) {
       response.cancel("failed before first token");
@@ -114,28 +114,29 @@ export function clientStream(pending: Promise<OpenStream>, options: ClientStream
       const error = err instanceof BitRouterError ? err : new BitRouterError(502, "upstream_error", "upstream failed", { code: "upstream_failed" });
       return finish({ status: error.status, error: error.message }, [options.errorFrame(error)]);
     }
-    const { response, relay } = open;
-    if (closed) return response.cancel("client closed the connection");
+    if (closed) return open.response.cancel("client closed the connection");
     try {
       await relayLoop(open);
     } catch (err) {
       // Never leave the client hanging on an open socket: end with the protocol's error frame.
-      response.cancel("failed mid-stream");
-      const reason = scrubSecrets(`malformed event from upstream: ${errorText(err)}`, open.secret);
-      finish(failureOutcome(reason), [relay.errorFrame(streamError(reason))]);
+      open.response.cancel("failed mid-stream");
+      failed(open, `malformed event from upstream: ${messageOf(err)}`, []);
     }
   };
 
-  const relayLoop = async ({ response, relay, secret }: OpenStream): Promise<void> => {
-    const failed = (reason: string, tail: Frames, timeout = false) => {
-      const clean = scrubSecrets(reason, secret);
-      finish(failureOutcome(clean), [...tail, relay.errorFrame(streamError(clean, timeout))]);
-    };
+  /** Ends a committed stream with the protocol's error frame after `tail`. */
+  const failed = ({ relay, secret }: OpenStream, reason: string, tail: Frames, timeout = false) => {
+    const clean = scrubSecrets(reason, secret);
+    finish(failureOutcome(clean), [...tail, relay.errorFrame(streamError(clean, timeout))]);
+  };
+
+  const relayLoop = async (stream: OpenStream): Promise<void> => {
+    const { response, relay } = stream;
     for (;;) {
       const frames = relay.take();
       if (relay.failure) {
         response.cancel("failed mid-stream");
-        return failed(relay.failure, frames);
+        return failed(stream, relay.failure, frames);
       }
       if (relay.complete) {
         response.cancel("complete");
@@ -150,12 +151,12 @@ export function clientStream(pending: Promise<OpenStream>, options: ClientStream
       } catch (err) {
         const failure = err as UpstreamFailure;
         if (failure.kind === "client_gone") return finish({ status: 499, error: "client closed the connection" });
-        return failed(failure.message, relay.take(), failure.kind === "timeout");
+        return failed(stream, failure.message, relay.take(), failure.kind === "timeout");
       }
       if (chunks === null) {
         relay.end();
         const tail = relay.take();
-        if (relay.failure) return failed(relay.failure, tail);
+        if (relay.failure) return failed(stream, relay.failure, tail);
         return finish({ status: 200 }, tail);
       }
       for (const chunk of chunks) relay.push(chunk);
@@ -196,10 +197,6 @@ function streamError(reason: string, timeout = false): BitRouterError {
   return new BitRouterError(timeout ? 504 : 502, "upstream_error", `the stream failed after it started: ${reason}`, {
     code: timeout ? "upstream_timeout" : "stream_interrupted",
   });
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function failureOutcome(reason: string): StreamOutcome {

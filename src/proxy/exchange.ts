@@ -1,10 +1,9 @@
 // One client request aimed at one candidate: the upstream request to send, and how to read
 // what comes back (stream relay, JSON body, error answer) in the client's protocol. The same
 // protocol on both sides passes bytes through; different ones translate through the IR.
-import type { Protocol } from "../config/schema.ts";
-import { BitRouterError, type ErrorType, type UpstreamAnswer } from "../errors.ts";
+import { badRequest, BitRouterError, type ErrorType, type UpstreamAnswer } from "../errors.ts";
 import { errorText } from "../protocols/chat-completions/codec.ts";
-import { type ClientContext, DIALECTS, type DecodedJson, isWireProtocol } from "../protocols/dialects.ts";
+import { type ClientContext, DIALECTS, type DecodedJson, isWireProtocol, readAnswer, type WireProtocol } from "../protocols/dialects.ts";
 import type { Request as IrRequest } from "../protocols/ir.ts";
 import { asObject, type Json } from "../protocols/json.ts";
 import type { StreamRelay } from "../protocols/relay.ts";
@@ -14,7 +13,7 @@ import type { Candidate } from "../routing/resolve.ts";
 import { endpointUrl, upstreamRequestHeaders } from "../upstream/headers.ts";
 
 export interface InboundRequest {
-  protocol: Exclude<Protocol, "generate_content">;
+  protocol: WireProtocol;
   requestId: string;
   /** The model string the client sent; answers echo it. */
   requestedModel: string;
@@ -96,14 +95,9 @@ export function planExchange(inbound: InboundRequest, candidate: Candidate): Exc
     relay: () => (same ? client.passthroughRelay(context) : translatingRelay(source.streamDecoder(), client.streamEncoder(context))),
     decodeJson(text) {
       if (same) return client.passthroughJson(text, context);
-      let parsed: Json;
-      try {
-        parsed = asObject(JSON.parse(text));
-      } catch {
-        return { ok: false, reason: "upstream answered 2xx with a body that is not JSON" };
-      }
-      if (parsed.error && parsed.type !== "message") return { ok: false, reason: `upstream error: ${errorText(parsed.error)}` };
-      const ir = source.decodeResponse(parsed);
+      const answer = readAnswer(text);
+      if (!answer.ok) return answer;
+      const ir = source.decodeResponse(answer.body);
       return { ok: true, body: JSON.stringify(client.encodeResponse(ir, context)), usage: ir.usage };
     },
     surfacedError(answer) {
@@ -142,7 +136,7 @@ function sameProtocolBody(inbound: InboundRequest, candidate: Candidate): Json {
     }
   }
   if (compat?.supports_store === false) {
-    if (body.store === true) throw new BitRouterError(400, "invalid_request_error", `'store: true' is not supported by ${candidate.source.id}/${candidate.upstreamModel}`, { code: "unsupported_parameter", param: "store" });
+    if (body.store === true) throw badRequest(`'store: true' is not supported by ${candidate.source.id}/${candidate.upstreamModel}`, "unsupported_parameter", "store");
     delete body.store;
   }
   return body;

@@ -51,11 +51,10 @@ export function classifyFailure(failure: UpstreamFailure): AttemptFailure {
     case "timeout":
       return { status: null, kind: "timeout", reason: failure.message, action: "next" };
     case "connect":
+    case "transport":
       return { status: null, kind: "connect", reason: failure.message, action: "next" };
     case "client_gone":
       return { status: null, kind: "connect", reason: failure.message, action: "surface" };
-    case "transport":
-      return { status: null, kind: "connect", reason: failure.message, action: "next" };
   }
 }
 

@@ -2,7 +2,7 @@
 // `bitrouter route` and `/v1/models`, so what they show is what requests do.
 import type { Protocol } from "../config/schema.ts";
 import { closestMatches } from "../did-you-mean.ts";
-import { BitRouterError } from "../errors.ts";
+import { badRequest, BitRouterError } from "../errors.ts";
 import { activeSources, chooseProtocol, findModel, type Registry, type Source, type SourceModel } from "../sources/registry.ts";
 
 export interface Candidate {
@@ -33,7 +33,7 @@ export const MAX_FALLBACK_MODELS = 8;
 
 export function resolveModel(registry: Registry, requested: string, inbound: Protocol): Resolution {
   const name = requested.trim();
-  if (name === "") throw new BitRouterError(400, "invalid_request_error", "model is empty", { code: "invalid_model", param: "model" });
+  if (name === "") throw badRequest("model is empty", "invalid_model", "model");
 
   const colon = name.indexOf(":");
   if (colon > 0) {
@@ -109,7 +109,7 @@ function resolvePinned(source: Source, modelName: string, requested: string, inb
     });
   }
   if (modelName === "") {
-    throw new BitRouterError(400, "invalid_request_error", `model '${requested}' names no model after '${source.id}:'`, { code: "invalid_model", param: "model" });
+    throw badRequest(`model '${requested}' names no model after '${source.id}:'`, "invalid_model", "model");
   }
   const model = findModel(source, modelName);
   return {
@@ -135,9 +135,9 @@ function resolvePinned(source: Source, modelName: string, requested: string, inb
  */
 export function resolveRequest(registry: Registry, model: string | undefined, fallbacks: string[] | undefined, inbound: Protocol): Resolution {
   const names = [...(model !== undefined ? [model] : []), ...(fallbacks ?? [])];
-  if (names.length === 0) throw new BitRouterError(400, "invalid_request_error", "model is required", { code: "invalid_model", param: "model" });
+  if (names.length === 0) throw badRequest("model is required", "invalid_model", "model");
   if ((fallbacks ?? []).length > MAX_FALLBACK_MODELS) {
-    throw new BitRouterError(400, "invalid_request_error", `models: at most ${MAX_FALLBACK_MODELS} fallback models are allowed`, { code: "invalid_models", param: "models" });
+    throw badRequest(`models: at most ${MAX_FALLBACK_MODELS} fallback models are allowed`, "invalid_models", "models");
   }
   if (names.length === 1) return resolveModel(registry, names[0]!, inbound);
 
@@ -152,7 +152,7 @@ export function resolveRequest(registry: Registry, model: string | undefined, fa
     } catch (err) {
       if (!(err instanceof BitRouterError)) throw err;
       if (err.status === 404 && name !== names[0]) {
-        throw new BitRouterError(400, "invalid_request_error", `models: ${err.message}`, { code: "invalid_models", param: "models" });
+        throw badRequest(`models: ${err.message}`, "invalid_models", "models");
       }
       firstError ??= err;
       skipped.push({ provider: "-", model: name, reason: err.message });

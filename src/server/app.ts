@@ -2,8 +2,8 @@
 // server/serve.ts wires it to Bun.serve.
 import type { Server } from "bun";
 import { Hono } from "hono";
-import { PROTOCOLS, type Protocol } from "../config/schema.ts";
-import { BitRouterError } from "../errors.ts";
+import { isProtocol, PROTOCOLS } from "../config/schema.ts";
+import { badRequest, BitRouterError } from "../errors.ts";
 import { explainRoute } from "../routing/explain.ts";
 import { ClientGone } from "../routing/failover.ts";
 import type { Logger } from "../log.ts";
@@ -66,10 +66,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // `bitrouter route` over HTTP: the chain a request for ?model= would walk, and why.
   app.get("/bitrouter/route", (c) => {
     const model = c.req.query("model");
-    if (!model) throw new BitRouterError(400, "invalid_request_error", "model: the query parameter is required, e.g. /bitrouter/route?model=llama3.1", { code: "invalid_request", param: "model" });
+    if (!model) throw badRequest("model: the query parameter is required, e.g. /bitrouter/route?model=llama3.1", "invalid_request", "model");
     const protocol = c.req.query("protocol") ?? "chat_completions";
-    if (!(PROTOCOLS as readonly string[]).includes(protocol)) throw new BitRouterError(400, "invalid_request_error", `protocol must be one of ${PROTOCOLS.join(", ")}`, { code: "invalid_request", param: "protocol" });
-    const explanation = explainRoute(c.var.registry, model, protocol as Protocol);
+    if (!isProtocol(protocol)) throw badRequest(`protocol must be one of ${PROTOCOLS.join(", ")}`, "invalid_request", "protocol");
+    const explanation = explainRoute(c.var.registry, model, protocol);
     return c.json(explanation, explanation.error ? (explanation.error.status as 404) : 200);
   });
   app.route("/v1", modelsRoutes());

@@ -1,6 +1,7 @@
 // Read a JSON request body with the checks a proxy owes its clients: the content type, a
 // size limit enforced while reading (chunked bodies included), and a JSON error that says where.
-import { BitRouterError } from "../errors.ts";
+import { badRequest, BitRouterError } from "../errors.ts";
+import { isObject } from "../protocols/json.ts";
 
 const JSON_TYPE = /^application\/([\w.+-]*\+)?json\b/i;
 
@@ -14,17 +15,17 @@ export async function readJsonObject(request: Request, limitBytes: number): Prom
   // A declared length within the limit can be read in one go (Bun's fast path); a chunked body
   // is counted as it arrives.
   const text = Number.isFinite(declared) ? await request.text() : await readCounted(request, limitBytes);
-  if (text.trim() === "") throw new BitRouterError(400, "invalid_request_error", "request body is empty; expected a JSON object", { code: "invalid_json" });
+  if (text.trim() === "") throw badRequest("request body is empty; expected a JSON object", "invalid_json");
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw new BitRouterError(400, "invalid_request_error", `request body is not valid JSON: ${(err as Error).message}`, { code: "invalid_json" });
+    throw badRequest(`request body is not valid JSON: ${(err as Error).message}`, "invalid_json");
   }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new BitRouterError(400, "invalid_request_error", "request body must be a JSON object", { code: "invalid_json" });
+  if (!isObject(parsed)) {
+    throw badRequest("request body must be a JSON object", "invalid_json");
   }
-  return parsed as Record<string, unknown>;
+  return parsed;
 }
 
 async function readCounted(request: Request, limitBytes: number): Promise<string> {

@@ -8,8 +8,8 @@ import type { ConfigFile } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 import type { UpstreamClient } from "../upstream/client.ts";
 import { catalogEntry } from "./catalog.ts";
-import { parseModelList } from "./discover.ts";
-import { compareCascade, KIND_RANK, type Registry, type Source, type SourceModel } from "./registry.ts";
+import { readModelList } from "./discover.ts";
+import { inCascadeOrder, KIND_RANK, type Registry, resolveTimeouts, type Source, type SourceModel } from "./registry.ts";
 
 export type LocalKind = "ollama" | "vllm" | "llamacpp" | "lmstudio";
 
@@ -107,7 +107,7 @@ async function probe(target: ProbeTarget, deps: { upstream: UpstreamClient; time
   }
   const listed = await get("/v1/models").catch(() => undefined);
   if (listed === undefined) return null;
-  const models = parseModelList(JSON.stringify(listed));
+  const models = readModelList(listed);
   const kind = target.kind ?? "vllm";
   return { id: idFor(kind), kind, origin, apiBase: `${origin}/v1`, models, detectedAt };
 }
@@ -149,7 +149,6 @@ export function applyDetection(registry: Registry, detected: DetectedServer[], s
       id: server.id,
       label: entry?.label ?? server.kind,
       kind: "self-hosted",
-      builtin: existing?.builtin ?? false,
       configured: false,
       active: true,
       reason: `detected at ${server.origin} at ${new Date(server.detectedAt).toISOString().slice(11, 19)} UTC`,
@@ -167,7 +166,7 @@ export function applyDetection(registry: Registry, detected: DetectedServer[], s
       if (source && !source.configured && !source.active) sources.set(kind, { ...source, reason: `not configured, and nothing answers on 127.0.0.1:${DEFAULT_PORTS[kind]}` });
     }
   }
-  return { ...registry, sources: new Map([...sources.values()].sort(compareCascade).map((s) => [s.id, s])) };
+  return { ...registry, sources: inCascadeOrder(sources.values()) };
 }
 
 function blankSource(id: string): Source {
@@ -175,7 +174,6 @@ function blankSource(id: string): Source {
     id,
     label: id,
     kind: "self-hosted",
-    builtin: false,
     configured: false,
     active: true,
     reason: "",
@@ -186,7 +184,7 @@ function blankSource(id: string): Source {
     modelsFrom: "none",
     discover: false,
     rank: KIND_RANK["self-hosted"],
-    timeouts: { connectMs: 10_000, readMs: 300_000, totalMs: null },
+    timeouts: resolveTimeouts(undefined, undefined),
   };
 }
 

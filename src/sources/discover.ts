@@ -3,7 +3,7 @@
 import type { Logger } from "../log.ts";
 import type { UpstreamClient } from "../upstream/client.ts";
 import { upstreamRequestHeaders } from "../upstream/headers.ts";
-import { type Registry, type Source, type SourceModel, withSources } from "./registry.ts";
+import { activeSources, type Registry, type Source, type SourceModel, withSources } from "./registry.ts";
 
 export interface DiscoveryDeps {
   upstream: UpstreamClient;
@@ -11,7 +11,7 @@ export interface DiscoveryDeps {
 }
 
 export async function discoverModels(registry: Registry, deps: DiscoveryDeps): Promise<Registry> {
-  const targets = [...registry.sources.values()].filter((s) => s.active && s.discover);
+  const targets = activeSources(registry).filter((s) => s.discover);
   if (targets.length === 0) return registry;
   const timeoutMs = registry.settings.discoveryTimeoutMs;
   const updated = await Promise.all(targets.map((source) => discoverSource(source, timeoutMs, deps)));
@@ -29,7 +29,7 @@ async function discoverSource(source: Source, timeoutMs: number, deps: Discovery
     });
     const text = await response.text(8 * 1024 * 1024);
     if (response.status !== 200) throw new Error(`HTTP ${response.status}`);
-    const models = parseModelList(text);
+    const models = readModelList(JSON.parse(text));
     deps.log?.info("discovered models", { provider: source.id, count: models.length });
     // An empty list teaches nothing: what the catalog knows stays.
     if (models.length === 0 && source.models.length > 0) return { ...source, discoveryError: "the source listed no models" };
@@ -42,8 +42,8 @@ async function discoverSource(source: Source, timeoutMs: number, deps: Discovery
 }
 
 /** OpenAI-style `{"data":[{"id":…}]}`, with the context length where the server reports one. */
-export function parseModelList(text: string): SourceModel[] {
-  const parsed = JSON.parse(text) as { data?: unknown };
+export function readModelList(answer: unknown): SourceModel[] {
+  const parsed = (answer ?? {}) as { data?: unknown };
   if (!Array.isArray(parsed.data)) throw new Error("answer has no data list");
   const models: SourceModel[] = [];
   for (const item of parsed.data as Record<string, unknown>[]) {

@@ -46,7 +46,6 @@ export function createLiveRegistry(base: Registry, settings: DetectSettings, dep
         base = nextBase;
         settings = nextSettings;
         await round();
-        clearTimeout(timer);
         schedule();
       });
     },

@@ -7,7 +7,7 @@ import { DEFAULT_LISTEN } from "../config/listen.ts";
 import type { Compatibility, ConfigFile, Protocol, ProtocolRule, ProviderConfig, TimeoutsConfig } from "../config/schema.ts";
 import type { CredentialFile, OAuthCredential } from "../subscriptions/credentials.ts";
 import { isPlanId, type PlanId, planFor } from "../subscriptions/plans.ts";
-import { CATALOG, type CatalogEntry, catalogEntry, defaultKeyEnv, type SourceKind } from "./catalog.ts";
+import { BUILTIN_IDS, type CatalogEntry, catalogEntry, defaultKeyEnv, type SourceKind } from "./catalog.ts";
 
 export interface SourceModel {
   /** The name clients use. */
@@ -30,7 +30,6 @@ export interface Source {
   id: string;
   label: string;
   kind: SourceKind;
-  builtin: boolean;
   /** Has a block under `providers:`. */
   configured: boolean;
   active: boolean;
@@ -90,14 +89,13 @@ const DEFAULT_TIMEOUTS = { connect_secs: 10, read_secs: 300, total_secs: null };
 export function buildRegistry(loaded: LoadedConfig, env: Record<string, string | undefined>, credentials: CredentialFile = {}, now = Date.now()): Registry {
   const config = loaded.config;
   const configured = config.providers ?? {};
-  const ids = [...new Set([...CATALOG.map((e) => e.id), ...Object.keys(configured)])];
+  const ids = [...new Set([...BUILTIN_IDS, ...Object.keys(configured)])];
   const sources = ids.map((id) => {
     const block = id in configured ? (configured[id] ?? {}) : undefined;
     const source = buildSource(id, block, catalogEntry(id), config, env, unsetIn(loaded.unset, id), keyVariable(loaded.substituted, id));
     const login = isPlanId(id) ? credentials[id]?.default : undefined;
     return login && block?.active !== false ? onPlan(source, id as PlanId, login, block, env, now) : source;
   });
-  sources.sort(compareCascade);
 
   const virtualModels = new Map<string, VirtualModel>();
   for (const [name, vm] of Object.entries(config.models ?? {})) {
@@ -110,7 +108,7 @@ export function buildRegistry(loaded: LoadedConfig, env: Record<string, string |
 
   return {
     configPath: loaded.path,
-    sources: new Map(sources.map((s) => [s.id, s])),
+    sources: inCascadeOrder(sources),
     virtualModels,
     settings: buildSettings(config),
     builtAt: Math.floor(now / 1000),
@@ -145,7 +143,7 @@ export function describeLogin(login: OAuthCredential, now = Date.now()): string 
   return login.expires_at * 1000 > now ? `logged in${who}${plan}, token valid until ${until}` : `logged in${who}${plan}, token expired at ${until} (refreshed on the next request)`;
 }
 
-export function compareCascade(a: Source, b: Source): number {
+function compareCascade(a: Source, b: Source): number {
   return a.rank - b.rank || a.id.localeCompare(b.id);
 }
 
@@ -220,7 +218,6 @@ function buildSource(
     id,
     label: entry?.label ?? id,
     kind,
-    builtin: entry !== undefined,
     configured: block !== undefined,
     active,
     reason,
@@ -235,7 +232,7 @@ function buildSource(
   };
 }
 
-function resolveTimeouts(global: TimeoutsConfig | undefined, own: TimeoutsConfig | undefined): Timeouts {
+export function resolveTimeouts(global: TimeoutsConfig | undefined, own: TimeoutsConfig | undefined): Timeouts {
   const merged = { ...DEFAULT_TIMEOUTS, ...stripUndefined(global ?? {}), ...stripUndefined(own ?? {}) };
   return {
     connectMs: merged.connect_secs * 1000,
@@ -285,7 +282,12 @@ export function findModel(source: Source, name: string): SourceModel | undefined
 export function withSources(registry: Registry, replaced: Source[]): Registry {
   const next = new Map(registry.sources);
   for (const s of replaced) next.set(s.id, s);
-  return { ...registry, sources: new Map([...next.values()].sort(compareCascade).map((s) => [s.id, s])) };
+  return { ...registry, sources: inCascadeOrder(next.values()) };
+}
+
+/** Sources keyed by id, in cascade order (the order every listing and the bare-name search use). */
+export function inCascadeOrder(sources: Iterable<Source>): Map<string, Source> {
+  return new Map([...sources].sort(compareCascade).map((s) => [s.id, s]));
 }
 
 export function activeSources(registry: Registry): Source[] {

@@ -33,7 +33,6 @@ export async function authorizeUrl(plan: Plan, redirectUri: string): Promise<Pkc
 export type CallbackAnswer = { code: string; state?: string } | { error: string; description?: string };
 
 export interface CallbackListener {
-  port: number;
   redirectUri: string;
   answer: Promise<CallbackAnswer>;
   stop(): void;
@@ -77,7 +76,6 @@ export function listenForCallback(plan: Plan): CallbackListener {
     // no IPv6 loopback here: 127.0.0.1 serves alone
   }
   return {
-    port,
     redirectUri: `http://localhost:${port}${plan.callbackPath}`,
     answer,
     stop() {

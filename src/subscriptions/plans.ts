@@ -21,8 +21,6 @@ export interface Plan {
   /** How the token endpoint wants its body. */
   tokenFormat: "json" | "form";
   apiBase: string;
-  /** Where another tool keeps a login `--import` can adopt. */
-  importHint: string;
 }
 
 const PLANS: Record<PlanId, Plan> = {
@@ -38,7 +36,6 @@ const PLANS: Record<PlanId, Plan> = {
     callbackPath: "/callback",
     tokenFormat: "json",
     apiBase: "https://api.anthropic.com/v1",
-    importHint: "~/.claude/.credentials.json (Claude Code)",
   },
   "openai-codex": {
     id: "openai-codex",
@@ -52,7 +49,6 @@ const PLANS: Record<PlanId, Plan> = {
     callbackPath: "/auth/callback",
     tokenFormat: "form",
     apiBase: "https://chatgpt.com/backend-api/codex",
-    importHint: "$CODEX_HOME/auth.json, default ~/.codex/auth.json (Codex CLI)",
   },
 };
 

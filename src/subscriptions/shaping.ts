@@ -4,6 +4,7 @@
 import type { Json } from "../protocols/json.ts";
 import { asArray, asObject, asString } from "../protocols/json.ts";
 import { VERSION } from "../version.ts";
+import { codexClaims } from "./oauth.ts";
 import type { PlanId } from "./plans.ts";
 
 export interface ShapedRequest {
@@ -46,13 +47,15 @@ export function shapeCodexPlan(request: ShapedRequest, token: string, accountId?
   const headers = { ...request.headers };
   delete headers["x-api-key"];
   headers.authorization = `Bearer ${token}`;
-  if (accountId) headers["chatgpt-account-id"] = accountId;
+  // The login records the account; an imported one may not, but the token's claims carry it.
+  const account = accountId ?? codexClaims(token)?.accountId;
+  if (account) headers["chatgpt-account-id"] = account;
   headers.originator = "bitrouter";
   headers["x-openai-internal-codex-responses-lite"] = "true";
   headers["user-agent"] = `bitrouter/${VERSION}`;
   headers.accept = "text/event-stream";
 
-  const body = stripCacheControl({ ...request.body }) as Json;
+  const body = stripCacheControl(request.body) as Json;
   for (const key of CODEX_DROPPED) delete body[key];
   body.stream = true;
   body.store = false;

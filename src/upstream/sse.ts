@@ -67,11 +67,6 @@ export function dataFrame(data: string): string {
   return `data: ${data}\n\n`;
 }
 
-/** A named frame (Anthropic Messages, OpenAI Responses). */
-export function namedFrame(event: string, data: string): string {
-  return `event: ${event}\ndata: ${data}\n\n`;
-}
-
 export const KEEPALIVE_FRAME = ": keep-alive\n\n";
 
 const EMPTY = new Uint8Array(0);

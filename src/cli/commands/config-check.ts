@@ -4,6 +4,7 @@ import { ConfigError, formatProblem, loadConfig } from "../../config/load.ts";
 import { buildRegistry } from "../../sources/registry.ts";
 import { CONFIG_OPTION, HELP_OPTION, JSON_OPTION, parseCommandArgs } from "../args.ts";
 import { EXIT_FAILURE, EXIT_OK, type Io } from "../io.ts";
+import { printConfigError } from "../context.ts";
 
 export const configCheckHelp = `Usage: bitrouter config check [-c PATH] [--json]
 
@@ -49,9 +50,7 @@ export async function configCheckCommand(argv: string[], io: Io): Promise<number
     if (values.json) {
       io.stdout(`${JSON.stringify({ valid: false, errors: err.problems, warnings: err.warnings }, null, 2)}\n`);
     } else {
-      for (const warning of err.warnings) io.stderr(`${formatProblem(warning)}\n`);
-      io.stderr(`${err.message}\n`);
-      io.stderr(`${err.problems.length} problem${err.problems.length === 1 ? "" : "s"} found.\n`);
+      printConfigError(io, err, "found.");
     }
     return EXIT_FAILURE;
   }

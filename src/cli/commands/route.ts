@@ -1,6 +1,6 @@
 // `bitrouter route <model>`: the chain a request for <model> would try, and why. Sends nothing
 // upstream except model discovery for sources that declare no models (as the server does).
-import { PROTOCOLS, type Protocol } from "../../config/schema.ts";
+import { isProtocol, PROTOCOLS } from "../../config/schema.ts";
 import { explainRoute } from "../../routing/explain.ts";
 import { CONFIG_OPTION, HELP_OPTION, JSON_OPTION, parseCommandArgs, UsageError } from "../args.ts";
 import { loadDiscovered, loadOrReport } from "../context.ts";
@@ -21,8 +21,8 @@ export async function routeCommand(argv: string[], io: Io): Promise<number> {
   }
   const model = positionals[0];
   if (!model) throw new UsageError("route needs a model, e.g. `bitrouter route llama3.1`");
-  const inbound = (values.protocol ?? "chat_completions") as Protocol;
-  if (!PROTOCOLS.includes(inbound)) throw new UsageError(`--protocol must be one of ${PROTOCOLS.join(", ")}`);
+  const inbound = values.protocol ?? "chat_completions";
+  if (!isProtocol(inbound)) throw new UsageError(`--protocol must be one of ${PROTOCOLS.join(", ")}`);
 
   const registry = await loadOrReport(io, () => loadDiscovered(io, values.config));
   if (!registry) return EXIT_FAILURE;

@@ -10,7 +10,7 @@ import { startServer } from "../../server/serve.ts";
 import { type DetectSettings, detectSettings } from "../../sources/detect.ts";
 import { discoverModels } from "../../sources/discover.ts";
 import { createLiveRegistry, type LiveRegistry } from "../../sources/live-registry.ts";
-import { buildRegistry, type Registry } from "../../sources/registry.ts";
+import { activeSources, buildRegistry, type Registry } from "../../sources/registry.ts";
 import { createSubscriptionAuth } from "../../subscriptions/tokens.ts";
 import { createUpstreamClient, tcpConnectProbe, type UpstreamClient } from "../../upstream/client.ts";
 import { VERSION } from "../../version.ts";
@@ -81,7 +81,7 @@ export async function serveCommand(argv: string[], io: Io, signals: ServeSignals
 
   let reloading = Promise.resolve();
   const reload = () => {
-    reloading = reloading.then(() => reloadConfig(io, values.config, log, upstream, live, listenText));
+    reloading = reloading.then(() => reloadConfig(io, values.config, log, upstream, live, listenText, listen));
   };
   // A login or logout in another terminal takes effect without a restart.
   const stopWatching = watchFile(store.path, reload);
@@ -105,7 +105,7 @@ export async function serveCommand(argv: string[], io: Io, signals: ServeSignals
   });
 }
 
-async function reloadConfig(io: Io, configFlag: string | undefined, log: Logger, upstream: UpstreamClient, live: LiveRegistry, listenText: string): Promise<void> {
+async function reloadConfig(io: Io, configFlag: string | undefined, log: Logger, upstream: UpstreamClient, live: LiveRegistry, listenText: string, listen: DetectSettings["self"]): Promise<void> {
   const previous = live.current();
   let next: Registry;
   let settings: DetectSettings;
@@ -113,7 +113,7 @@ async function reloadConfig(io: Io, configFlag: string | undefined, log: Logger,
     const loaded = loadConfig({ explicit: configFlag, cwd: io.cwd, env: io.env, homeDir: io.homeDir });
     for (const warning of loaded.warnings) log.warn("config warning", { problem: formatProblem(warning) });
     next = await discoverModels(buildRegistry(loaded, io.env, storedLogins(io)), { upstream, log });
-    settings = { ...detectSettings(loaded.config, io.env), self: parseListen(listenText) ?? undefined };
+    settings = { ...detectSettings(loaded.config, io.env), self: listen };
   } catch (err) {
     const detail = err instanceof ConfigError ? err.message : (err as Error).message;
     log.error("reload failed; the previous config stays in force", { error: detail });
@@ -123,7 +123,7 @@ async function reloadConfig(io: Io, configFlag: string | undefined, log: Logger,
     log.warn("server.listen changed; it takes effect at the next start", { listen: next.settings.listen });
   }
   await live.replaceBase(next, settings);
-  const active = [...live.current().sources.values()].filter((s) => s.active).map((s) => s.id);
+  const active = activeSources(live.current()).map((s) => s.id);
   log.info("config reloaded", { config: next.configPath ?? "built-in defaults", active_sources: active.join(",") || "none" });
 }
 

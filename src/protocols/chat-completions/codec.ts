@@ -4,7 +4,7 @@ import { badRequest } from "../../errors.ts";
 import { chatErrorFrame } from "./errors.ts";
 import type { MediaSource, Message, Part, Request, Response, StopReason, StreamDecoder, StreamEncoder, StreamEvent, Tool, ToolChoice, Usage } from "../ir.ts";
 import { effortForBudget, textOf } from "../ir.ts";
-import { asArray, asNumber, asObject, asString, isObject, type Json, misshapen, parseEventData } from "../json.ts";
+import { asArray, asNumber, asObject, asString, isObject, type Json, malformed, parseEventData } from "../json.ts";
 
 // ── requests ────────────────────────────────────────────────────────────────────────────
 
@@ -24,19 +24,7 @@ export function decodeChatRequest(body: Json): Request {
     if (role === "user") {
       ir.messages.push({ role: "user", content: decodeUserContent(m.content) });
     } else if (role === "assistant") {
-      const content: Part[] = [];
-      const reasoning = asString(m.reasoning_content) ?? asString(m.reasoning);
-      if (reasoning) content.push({ type: "reasoning", text: reasoning });
-      const text = contentText(m.content);
-      if (text) content.push({ type: "text", text });
-      const refusal = asString(m.refusal);
-      if (refusal) content.push({ type: "refusal", text: refusal });
-      for (const call of asArray(m.tool_calls)) {
-        const c = asObject(call);
-        const fn = asObject(c.function);
-        content.push({ type: "tool_call", id: asString(c.id) ?? "", name: asString(fn.name) ?? "", arguments: asString(fn.arguments) ?? "{}" });
-      }
-      ir.messages.push({ role: "assistant", content });
+      ir.messages.push({ role: "assistant", content: assistantParts(m) });
     } else if (role === "tool" || role === "function") {
       const callId = asString(m.tool_call_id) ?? asString(m.name);
       if (!callId) throw badRequest("messages: a tool message needs tool_call_id", "invalid_request", "messages");
@@ -203,14 +191,8 @@ function encodeChatTool(tool: Tool): Json {
   return { type: "function", function: { name: tool.name, ...(tool.description ? { description: tool.description } : {}), parameters: tool.parameters, ...(tool.strict !== undefined ? { strict: tool.strict } : {}) } };
 }
 
-// ── whole responses ─────────────────────────────────────────────────────────────────────
-
-const FINISH_IN: Record<string, StopReason> = { stop: "stop", length: "length", tool_calls: "tool_calls", function_call: "tool_calls", content_filter: "content_filter" };
-const FINISH_OUT: Record<StopReason, string> = { stop: "stop", length: "length", tool_calls: "tool_calls", content_filter: "content_filter", pause: "stop", error: "stop" };
-
-export function decodeChatResponse(body: Json): Response {
-  const choice = asObject(asArray(body.choices)[0]);
-  const message = asObject(choice.message);
+/** An assistant message (in a request's history or a whole answer) as parts, in the order Chat implies. */
+function assistantParts(message: Json): Part[] {
   const content: Part[] = [];
   const reasoning = asString(message.reasoning_content) ?? asString(message.reasoning);
   if (reasoning) content.push({ type: "reasoning", text: reasoning });
@@ -223,11 +205,22 @@ export function decodeChatResponse(body: Json): Response {
     const fn = asObject(call.function);
     content.push({ type: "tool_call", id: asString(call.id) ?? "", name: asString(fn.name) ?? "", arguments: asString(fn.arguments) ?? "{}" });
   }
+  return content;
+}
+
+// ── whole responses ─────────────────────────────────────────────────────────────────────
+
+const FINISH_IN: Record<string, StopReason> = { stop: "stop", length: "length", tool_calls: "tool_calls", function_call: "tool_calls", content_filter: "content_filter" };
+const FINISH_OUT: Record<StopReason, string> = { stop: "stop", length: "length", tool_calls: "tool_calls", content_filter: "content_filter", pause: "stop", error: "stop" };
+
+export function decodeChatResponse(body: Json): Response {
+  const choice = asObject(asArray(body.choices)[0]);
+  const content = assistantParts(asObject(choice.message));
   const finish = asString(choice.finish_reason) ?? "stop";
   return {
     id: asString(body.id) ?? "",
     content,
-    stopReason: refusal ? "content_filter" : (FINISH_IN[finish] ?? "stop"),
+    stopReason: content.some((p) => p.type === "refusal") ? "content_filter" : (FINISH_IN[finish] ?? "stop"),
     usage: body.usage ? readChatUsage(asObject(body.usage)) : null,
   };
 }
@@ -285,12 +278,12 @@ export function chatStreamDecoder(): StreamDecoder {
     decode(_event, data) {
       if (data === "[DONE]") return [{ type: "done" }];
       const chunk = parseEventData(data);
-      if (!chunk) return [{ type: "error", message: "upstream sent a malformed event" }];
+      if (!chunk) return [malformed()];
       if (chunk.error) return [{ type: "error", message: errorText(chunk.error) }];
       const events: StreamEvent[] = [];
-      if (chunk.choices !== undefined && chunk.choices !== null && !Array.isArray(chunk.choices)) return [misshapen("choices")];
+      if (chunk.choices !== undefined && chunk.choices !== null && !Array.isArray(chunk.choices)) return [malformed("choices")];
       for (const raw of asArray(chunk.choices)) {
-        if (!isObject(raw)) return [misshapen("a choice")];
+        if (!isObject(raw)) return [malformed("a choice")];
         const choice = raw;
         const delta = asObject(choice.delta);
         const reasoning = asString(delta.reasoning_content) ?? asString(delta.reasoning);

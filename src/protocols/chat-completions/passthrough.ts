@@ -6,7 +6,8 @@
 import type { BitRouterError } from "../../errors.ts";
 import { boundaryAfter, dataFrame, SseByteSplitter } from "../../upstream/sse.ts";
 import type { Usage } from "../ir.ts";
-import type { Frames, StreamRelay } from "../relay.ts";
+import { EMPTY_STREAM, type Frames, type StreamRelay } from "../relay.ts";
+import { MALFORMED_EVENT, MODEL_FIELD } from "../json.ts";
 import { errorText, readChatUsage } from "./codec.ts";
 import { chatErrorFrame } from "./errors.ts";
 
@@ -17,7 +18,6 @@ export interface ChatPassthroughOptions {
   deliverUsage: boolean;
 }
 
-const MODEL_FIELD = /"model"\s*:\s*"(?:[^"\\]|\\.)*"/;
 const FINISH_REASON = /"finish_reason"\s*:\s*"/;
 const encoder = new TextEncoder();
 
@@ -69,11 +69,10 @@ export function chatPassthroughRelay(options: ChatPassthroughOptions): StreamRel
     if (data === "[DONE]") {
       // An end with nothing before it is an empty stream, not an answer: the next source may have one.
       if (!committed) {
-        failure = "upstream stream ended before its first token";
+        failure = EMPTY_STREAM;
         return;
       }
       done = true;
-      committed = true;
       text += dataFrame("[DONE]");
       return;
     }
@@ -81,11 +80,11 @@ export function chatPassthroughRelay(options: ChatPassthroughOptions): StreamRel
     try {
       chunk = JSON.parse(data) as ChatChunk;
     } catch {
-      failure = "upstream sent a malformed event";
+      failure = MALFORMED_EVENT;
       return;
     }
     if (typeof chunk !== "object" || chunk === null) {
-      failure = "upstream sent a malformed event";
+      failure = MALFORMED_EVENT;
       return;
     }
     if (chunk.error) {
@@ -94,12 +93,12 @@ export function chatPassthroughRelay(options: ChatPassthroughOptions): StreamRel
     }
     const choices: unknown = chunk.choices;
     if (choices !== undefined && choices !== null && !Array.isArray(choices)) {
-      failure = "upstream sent a malformed event (choices is not a list)";
+      failure = `${MALFORMED_EVENT} (choices is not a list)`;
       return;
     }
     for (const choice of choices ?? []) {
       if (typeof choice !== "object" || choice === null) {
-        failure = "upstream sent a malformed event (a choice is not an object)";
+        failure = `${MALFORMED_EVENT} (a choice is not an object)`;
         return;
       }
       if (hasContent(choice.delta)) committed = true;
@@ -168,7 +167,7 @@ export function chatPassthroughRelay(options: ChatPassthroughOptions): StreamRel
         done = true;
         text += dataFrame("[DONE]");
       } else {
-        failure = committed ? "upstream stream ended before its finish reason" : "upstream stream ended before its first token";
+        failure = committed ? "upstream stream ended before its finish reason" : EMPTY_STREAM;
       }
     },
     take() {

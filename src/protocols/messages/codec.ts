@@ -3,7 +3,7 @@
 import type { BitRouterError } from "../../errors.ts";
 import type { MediaSource, Message, Part, Request, Response, StopReason, StreamDecoder, StreamEncoder, StreamEvent, Tool, ToolChoice, Usage } from "../ir.ts";
 import { parseArguments } from "../ir.ts";
-import { asArray, asNumber, asObject, asString, isObject, type Json, misshapen, parseEventData } from "../json.ts";
+import { asArray, asNumber, asObject, asString, isObject, type Json, malformed, parseEventData } from "../json.ts";
 import { errorText } from "../chat-completions/codec.ts";
 
 /** Anthropic requires max_tokens; this is what a request without one gets (as the original did). */
@@ -256,13 +256,13 @@ export function messagesStreamDecoder(): StreamDecoder {
   return {
     decode(eventName, data) {
       const event = parseEventData(data);
-      if (!event) return [{ type: "error", message: "upstream sent a malformed event" }];
+      if (!event) return [malformed()];
       const type = asString(event.type) ?? eventName;
       switch (type) {
         case "message_start":
           return [{ type: "usage", usage: readPartialUsage(asObject(asObject(event.message).usage)) }];
         case "content_block_start": {
-          if (!isObject(event.content_block)) return [misshapen("content_block")];
+          if (!isObject(event.content_block)) return [malformed("content_block")];
           const block = event.content_block;
           const index = asNumber(event.index) ?? 0;
           if (block.type === "tool_use") {
@@ -275,7 +275,7 @@ export function messagesStreamDecoder(): StreamDecoder {
           return [];
         }
         case "content_block_delta": {
-          if (!isObject(event.delta)) return [misshapen("delta")];
+          if (!isObject(event.delta)) return [malformed("delta")];
           const delta = event.delta;
           const index = asNumber(event.index) ?? 0;
           switch (delta.type) {
@@ -398,7 +398,7 @@ export function messagesErrorFrame(error: BitRouterError): string {
 }
 
 /** Anthropic's error body for a status (used for in-stream error frames and rendered errors). */
-export function anthropicErrorType(status: number, fallback = "api_error"): string {
+function anthropicErrorType(status: number): string {
   if (status === 400 || status === 422) return "invalid_request_error";
   if (status === 401) return "authentication_error";
   if (status === 403) return "permission_error";
@@ -406,5 +406,5 @@ export function anthropicErrorType(status: number, fallback = "api_error"): stri
   if (status === 413) return "request_too_large";
   if (status === 429) return "rate_limit_error";
   if (status === 529 || status === 503) return "overloaded_error";
-  return fallback;
+  return "api_error";
 }

@@ -4,7 +4,7 @@ import { badRequest } from "../../errors.ts";
 import { errorText, mediaFromUrl, mediaToUrl } from "../chat-completions/codec.ts";
 import type { Message, Part, Request, Response, StopReason, StreamDecoder, StreamEncoder, StreamEvent, Usage } from "../ir.ts";
 import { effortForBudget, textOf } from "../ir.ts";
-import { asArray, asNumber, asObject, asString, isObject, type Json, misshapen, parseEventData } from "../json.ts";
+import { asArray, asNumber, asObject, asString, isObject, type Json, malformed, parseEventData } from "../json.ts";
 
 // ── requests ────────────────────────────────────────────────────────────────────────────
 
@@ -270,11 +270,11 @@ export function responsesStreamDecoder(): StreamDecoder {
   return {
     decode(eventName, data) {
       const event = parseEventData(data);
-      if (!event) return [{ type: "error", message: "upstream sent a malformed event" }];
+      if (!event) return [malformed()];
       const type = asString(event.type) ?? eventName;
       switch (type) {
         case "response.output_item.added": {
-          if (!isObject(event.item)) return [misshapen("item")];
+          if (!isObject(event.item)) return [malformed("item")];
           const item = event.item;
           if (item.type !== "function_call") return [];
           const ordinal = calls++;

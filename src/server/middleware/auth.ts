@@ -6,6 +6,16 @@ import { BitRouterError } from "../../errors.ts";
 import type { AppEnv } from "../app.ts";
 
 export function inboundAuth() {
+  // The configured keys' digests, once per key list (a reload brings a new list).
+  const digestsByList = new WeakMap<readonly string[], Buffer[]>();
+  const keyDigests = (keys: readonly string[]): Buffer[] => {
+    let digests = digestsByList.get(keys);
+    if (!digests) {
+      digests = keys.map(digest);
+      digestsByList.set(keys, digests);
+    }
+    return digests;
+  };
   return createMiddleware<AppEnv>(async (c, next) => {
     const settings = c.var.registry.settings;
     if (settings.skipAuth) return next();
@@ -13,7 +23,8 @@ export function inboundAuth() {
     if (presented === undefined) {
       throw new BitRouterError(401, "authentication_error", "missing API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>'", { code: "missing_api_key" });
     }
-    if (!settings.apiKeys.some((key) => sameSecret(presented, key))) {
+    const offered = digest(presented);
+    if (!keyDigests(settings.apiKeys).some((key) => timingSafeEqual(offered, key))) {
       throw new BitRouterError(401, "authentication_error", "invalid API key", { code: "invalid_api_key" });
     }
     return next();
@@ -29,7 +40,6 @@ function presentedKey(headers: Headers): string | undefined {
   return headers.get("x-api-key")?.trim() || undefined;
 }
 
-function sameSecret(a: string, b: string): boolean {
-  const digest = (s: string) => createHash("sha256").update(s).digest();
-  return timingSafeEqual(digest(a), digest(b));
+function digest(secret: string): Buffer {
+  return createHash("sha256").update(secret).digest();
 }

@@ -7,7 +7,8 @@ import { BitRouterError, badRequest } from "../../errors.ts";
 import { shapeClaudePlan } from "../../subscriptions/shaping.ts";
 import { decodeMessagesRequest } from "../../protocols/messages/codec.ts";
 import type { Part, Request as IrRequest } from "../../protocols/ir.ts";
-import { resolveModel } from "../../routing/resolve.ts";
+import { DIALECTS } from "../../protocols/dialects.ts";
+import { type Candidate, resolveModel } from "../../routing/resolve.ts";
 import { passedResponseHeaders, upstreamRequestHeaders } from "../../upstream/headers.ts";
 import { UpstreamFailure } from "../../upstream/client.ts";
 import type { AppDeps, AppEnv } from "../app.ts";
@@ -28,10 +29,9 @@ export async function countTokens(c: Context<AppEnv>, deps: AppDeps): Promise<Re
   return c.json({ input_tokens: tokens }, 200, { "x-bitrouter-token-count": "estimate" });
 }
 
-async function forward(c: Context<AppEnv>, deps: AppDeps, candidate: ReturnType<typeof resolveModel>["candidates"][number], body: Record<string, unknown>): Promise<Response | null> {
+async function forward(c: Context<AppEnv>, deps: AppDeps, candidate: Candidate, body: Record<string, unknown>): Promise<Response | null> {
   const { upstream, log } = deps;
-  const payload: Record<string, unknown> = { ...body, model: candidate.upstreamModel };
-  delete payload.models;
+  const payload = DIALECTS.messages.passthroughBody(body, candidate.upstreamModel);
   try {
     let headers = upstreamRequestHeaders({ source: candidate.source, protocol: "messages", inbound: c.req.raw.headers, requestId: c.var.requestId, stream: false });
     if (candidate.source.plan === "anthropic") {
