@@ -9,7 +9,7 @@ import type { Logger } from "../log.ts";
 import type { UpstreamClient } from "../upstream/client.ts";
 import { catalogEntry } from "./catalog.ts";
 import { readModelList } from "./discover.ts";
-import { inCascadeOrder, KIND_RANK, type Registry, resolveTimeouts, type Source, type SourceModel } from "./registry.ts";
+import { inCascadeOrder, KIND_RANK, type Registry, type Source, type SourceModel } from "./registry.ts";
 
 export type LocalKind = "ollama" | "vllm" | "llamacpp" | "lmstudio";
 
@@ -145,7 +145,7 @@ export function applyDetection(registry: Registry, detected: DetectedServer[], s
     if (existing?.configured) continue;
     const entry = catalogEntry(server.kind);
     const source: Source = {
-      ...(existing ?? blankSource(server.id)),
+      ...(existing ?? blankSource(server.id, registry.settings.sourceTimeouts)),
       id: server.id,
       label: entry?.label ?? server.kind,
       kind: "self-hosted",
@@ -169,7 +169,7 @@ export function applyDetection(registry: Registry, detected: DetectedServer[], s
   return { ...registry, sources: inCascadeOrder(sources.values()) };
 }
 
-function blankSource(id: string): Source {
+function blankSource(id: string, timeouts: Source["timeouts"]): Source {
   return {
     id,
     label: id,
@@ -184,7 +184,7 @@ function blankSource(id: string): Source {
     modelsFrom: "none",
     discover: false,
     rank: KIND_RANK["self-hosted"],
-    timeouts: resolveTimeouts(undefined, undefined),
+    timeouts,
   };
 }
 

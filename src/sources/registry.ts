@@ -70,6 +70,8 @@ export interface Settings {
   shutdownGraceMs: number;
   maxRetryWaitMs: number;
   discoveryTimeoutMs: number;
+  /** `upstream.timeouts` over the defaults: what a source with no block of its own gets (a detected server). */
+  sourceTimeouts: Timeouts;
 }
 
 export interface Registry {
@@ -160,6 +162,7 @@ function buildSettings(config: ConfigFile): Settings {
     shutdownGraceMs: (server.shutdown_grace_secs ?? 10) * 1000,
     maxRetryWaitMs: (upstream.max_retry_wait_secs ?? 5) * 1000,
     discoveryTimeoutMs: (upstream.discovery_timeout_secs ?? 3) * 1000,
+    sourceTimeouts: resolveTimeouts(upstream.timeouts, undefined),
   };
 }
 
@@ -232,7 +235,7 @@ function buildSource(
   };
 }
 
-export function resolveTimeouts(global: TimeoutsConfig | undefined, own: TimeoutsConfig | undefined): Timeouts {
+function resolveTimeouts(global: TimeoutsConfig | undefined, own: TimeoutsConfig | undefined): Timeouts {
   const merged = { ...DEFAULT_TIMEOUTS, ...stripUndefined(global ?? {}), ...stripUndefined(own ?? {}) };
   return {
     connectMs: merged.connect_secs * 1000,

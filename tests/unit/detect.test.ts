@@ -55,4 +55,9 @@ describe("detected servers in the registry", () => {
     expect(registry.sources.get("ollama")?.active).toBe(false);
     expect(registry.sources.get("ollama@gpu-box")).toMatchObject({ active: true, models: [{ id: "llama3.1", upstreamId: "llama3.1" }] });
   });
+
+  test("a server found on another host keeps to the configured upstream.timeouts, like every other source", () => {
+    const registry = applyDetection(registryFor("upstream:\n  timeouts:\n    read_secs: 2\n    total_secs: 30\n"), [server("ollama@gpu-box", "http://gpu-box:11434")], settings);
+    expect(registry.sources.get("ollama@gpu-box")?.timeouts).toEqual({ connectMs: 10_000, readMs: 2000, totalMs: 30_000 });
+  });
 });
