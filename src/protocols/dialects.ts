@@ -48,6 +48,8 @@ export interface ClientContext {
   created: number;
   /** Chat only: the client asked for the usage chunk. */
   includeUsage: boolean;
+  /** Messages only: input tokens to open a translated stream with, before the source reports any. */
+  estimatedInputTokens?: () => number;
 }
 
 export interface EncodeOptions {
@@ -55,6 +57,8 @@ export interface EncodeOptions {
   stream: boolean;
   tokenLimitField?: "max_tokens" | "max_completion_tokens";
   supportsStreamOptions?: boolean;
+  /** Chat only: send earlier turns' reasoning back as `reasoning_content` (models declared to reason). */
+  reasoningHistory?: boolean;
 }
 
 export type DecodedJson = { ok: true; body: string; usage: Usage | null } | { ok: false; reason: string };
@@ -126,7 +130,7 @@ const messages: Dialect = {
   decodeResponse: decodeMessagesResponse,
   encodeResponse: (ir, c) => encodeMessagesResponse(ir, { id: `msg_${compactId(c.requestId)}`, model: c.model }),
   streamDecoder: messagesStreamDecoder,
-  streamEncoder: (c) => messagesStreamEncoder({ id: `msg_${compactId(c.requestId)}`, model: c.model }),
+  streamEncoder: (c) => messagesStreamEncoder({ id: `msg_${compactId(c.requestId)}`, model: c.model, estimatedInputTokens: c.estimatedInputTokens }),
   passthroughBody: withModel,
   passthroughRelay: (c) =>
     inspectingPassthrough({

@@ -1,5 +1,6 @@
 // A stream folded back into one whole answer, for sources that answer only streams (the Codex
 // backend) when the client asked for JSON. A stream encoder that writes nothing and keeps score.
+import { toolCallId } from "./chat-completions/codec.ts";
 import type { Part, Response, StopReason, StreamEncoder, Usage } from "./ir.ts";
 
 export interface FoldingEncoder extends StreamEncoder {
@@ -27,7 +28,7 @@ export function foldingEncoder(id: string): FoldingEncoder {
         case "tool_call": {
           let call = calls.get(event.index);
           if (!call) {
-            call = { type: "tool_call", id: event.id ?? `call_${event.index}`, name: event.name ?? "", arguments: "" };
+            call = { type: "tool_call", id: event.id ?? toolCallId(id, event.index), name: event.name ?? "", arguments: "" };
             calls.set(event.index, call);
             content.push(call);
           }

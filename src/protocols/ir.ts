@@ -63,7 +63,13 @@ export interface Request {
   /** Effort ("low" | "medium" | "high" | …) and/or an explicit thinking budget. */
   reasoning?: { effort?: string; budgetTokens?: number };
   responseFormat?: { type: "json_schema"; name?: string; schema: unknown; strict?: boolean } | { type: "json_object" };
+  /** An end-user id (Chat/Responses `user`, Messages `metadata.user_id`). */
   user?: string;
+  /** OpenAI-only hints carried between Chat and Responses. */
+  verbosity?: string;
+  safetyIdentifier?: string;
+  promptCacheKey?: string;
+  serviceTier?: string;
   stream: boolean;
 }
 
@@ -136,6 +142,26 @@ export function textOf(parts: Part[]): string {
     .join("");
 }
 
+/** Tool-call arguments as a whole JSON object's text: nothing (a zero-argument call) is `{}`. */
+export function wholeArguments(text: string): string {
+  return text.trim() === "" ? "{}" : text;
+}
+
+/** Arguments a source sent as an object instead of JSON text (some OpenAI-compatible servers do). */
+export function argumentsText(value: unknown): string | undefined {
+  if (typeof value === "string") return value;
+  if (value !== null && typeof value === "object") return JSON.stringify(value);
+  return undefined;
+}
+
+/**
+ * A turn that called tools ended with "stop" (some Chat sources say so): clients run tools
+ * only on the tool-call stop reason, so it is corrected.
+ */
+export function settledStop(reason: StopReason, calledTools: boolean): StopReason {
+  return calledTools && reason === "stop" ? "tool_calls" : reason;
+}
+
 /** Arguments text → object for protocols that want one (invalid JSON → {}). */
 export function parseArguments(text: string): Record<string, unknown> {
   try {
@@ -148,4 +174,13 @@ export function parseArguments(text: string): Record<string, unknown> {
 /** An effort level for a thinking budget: for protocols that speak only efforts. */
 export function effortForBudget(budget: number): string {
   return budget <= 2048 ? "low" : budget <= 8192 ? "medium" : "high";
+}
+
+/** Efforts OpenAI's APIs accept everywhere; Anthropic's `max` becomes the highest of them. */
+const OPENAI_EFFORT: Record<string, string> = { none: "none", minimal: "minimal", low: "low", medium: "medium", high: "high", xhigh: "xhigh", max: "high" };
+
+/** The reasoning effort for Chat's `reasoning_effort` / Responses' `reasoning.effort`, if any. */
+export function openaiEffort(reasoning: Request["reasoning"]): string | undefined {
+  if (reasoning?.effort) return OPENAI_EFFORT[reasoning.effort] ?? "medium";
+  return reasoning?.budgetTokens ? effortForBudget(reasoning.budgetTokens) : undefined;
 }

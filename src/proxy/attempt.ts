@@ -1,7 +1,7 @@
 // One attempt at one candidate: send, read the status, and either pass the commit gate
 // (streams) or read a usable body (JSON). Anything else becomes a classified failure.
 import { BitRouterError, messageOf } from "../errors.ts";
-import { scrubSecrets } from "../log.ts";
+import { type Logger, scrubSecrets } from "../log.ts";
 import type { Usage } from "../protocols/ir.ts";
 import { type AttemptFailure, classifyFailure, classifyStatus } from "../routing/classify.ts";
 import type { Attempt } from "../routing/failover.ts";
@@ -27,6 +27,7 @@ export interface AttemptDeps {
   maxRetryWaitMs: number;
   /** Tokens for sources that run on a subscription login. */
   subscriptions?: SubscriptionAuth;
+  log?: Logger;
 }
 
 export function createAttempt(inbound: InboundRequest, deps: AttemptDeps): Attempt<Committed> {
@@ -36,7 +37,10 @@ export function createAttempt(inbound: InboundRequest, deps: AttemptDeps): Attem
       exchange = planExchange(inbound, candidate);
     } catch (err) {
       if (!(err instanceof BitRouterError)) throw err;
-      // A request this source cannot take (protocol not available) → next; one the request got wrong → surface.
+      // A field this source's protocol cannot express: another candidate may speak the client's
+      // protocol; when none does, this 400 is the answer (walkChain). The protocol not
+      // available → next; a request that is wrong for every source → surface.
+      if (err.code === "unsupported_parameter") return { ok: false, failure: { status: err.status, kind: "unsupported", reason: err.message, action: "next" }, surfaced: err };
       const action = err.status >= 500 ? "next" : "surface";
       return { ok: false, failure: { status: null, kind: "invalid", reason: err.message, action }, surfaced: err };
     }
@@ -47,6 +51,8 @@ export function createAttempt(inbound: InboundRequest, deps: AttemptDeps): Attem
       const shaped = plan && login ? shapeForPlan(plan, exchange, login.token, login.credential.account?.account_id) : exchange;
       return deps.upstream.send({ url: exchange.url, headers: shaped.headers, body: JSON.stringify(shaped.body), timeouts: candidate.source.timeouts, signal });
     };
+
+    if (exchange.dropped.length > 0) deps.log?.debug("fields not sent", { request_id: inbound.requestId, provider: candidate.source.id, protocol: candidate.protocol, fields: exchange.dropped.join(",") });
 
     let response: UpstreamResponse;
     try {

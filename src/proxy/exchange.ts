@@ -4,6 +4,9 @@
 import { badRequest, BitRouterError, type ErrorType, type UpstreamAnswer } from "../errors.ts";
 import { errorText } from "../protocols/chat-completions/codec.ts";
 import { type ClientContext, DIALECTS, type DecodedJson, isWireProtocol, readAnswer, type WireProtocol } from "../protocols/dialects.ts";
+import { fitRequest, restoreToolNames, restoringDecoder } from "../protocols/constraints.ts";
+import { estimateTokens } from "../protocols/estimate.ts";
+import { auditRequestFields } from "../protocols/fields.ts";
 import type { Request as IrRequest } from "../protocols/ir.ts";
 import { asObject, type Json } from "../protocols/json.ts";
 import type { StreamRelay } from "../protocols/relay.ts";
@@ -40,6 +43,8 @@ export interface Exchange {
   fold(): { relay: StreamRelay; answer(): DecodedJson };
   /** An upstream error answer that is surfaced, as the client's protocol expects it. */
   surfacedError(answer: UpstreamAnswer): BitRouterError;
+  /** Client fields that do not reach this source (translation only), for the debug log. */
+  dropped: string[];
 }
 
 /** The client's request in the intermediate form, decoded once per request and only if needed. */
@@ -68,15 +73,27 @@ export function planExchange(inbound: InboundRequest, candidate: Candidate): Exc
   const same = target === inbound.protocol;
   const compat = candidate.model?.compatibility;
   const upstreamStream = inbound.stream || candidate.source.streamOnly === true;
-  const body = same
-    ? sameProtocolBody(inbound, candidate)
-    : source.encodeRequest(forCandidate(irOf(inbound), candidate), {
-        model: candidate.upstreamModel,
-        stream: upstreamStream,
-        tokenLimitField: compat?.token_limit_field,
-        supportsStreamOptions: compat?.supports_stream_options,
-      });
+  let body: Json;
+  let dropped: string[] = [];
+  let renamed = new Map<string, string>();
+  if (same) {
+    body = sameProtocolBody(inbound, candidate);
+  } else {
+    dropped = auditRequestFields(inbound.protocol, target, inbound.body, `${candidate.source.id}/${candidate.upstreamModel}`).dropped;
+    const fitted = fitRequest(forCandidate(irOf(inbound), candidate), target);
+    renamed = fitted.renamed;
+    body = source.encodeRequest(fitted.ir, {
+      model: candidate.upstreamModel,
+      stream: upstreamStream,
+      tokenLimitField: compat?.token_limit_field,
+      supportsStreamOptions: compat?.supports_stream_options,
+      reasoningHistory: reasons(candidate),
+    });
+    // A Messages client reads input tokens from message_start, before such a source reports any.
+    if (inbound.protocol === "messages") context.estimatedInputTokens = () => estimateTokens(irOf(inbound));
+  }
   if (upstreamStream) body.stream = true;
+  const decoder = () => restoringDecoder(source.streamDecoder(), renamed);
   return {
     url: endpointUrl(candidate.source, target, candidate.upstreamModel, upstreamStream),
     headers: upstreamRequestHeaders({ source: candidate.source, protocol: target, inbound: inbound.headers, requestId: inbound.requestId, stream: upstreamStream }),
@@ -85,21 +102,22 @@ export function planExchange(inbound: InboundRequest, candidate: Candidate): Exc
     fold() {
       const encoder = foldingEncoder(context.requestId);
       return {
-        relay: translatingRelay(source.streamDecoder(), encoder),
+        relay: translatingRelay(decoder(), encoder),
         answer: () => {
           const ir = encoder.result();
           return { ok: true, body: JSON.stringify(client.encodeResponse(ir, context)), usage: ir.usage };
         },
       };
     },
-    relay: () => (same ? client.passthroughRelay(context) : translatingRelay(source.streamDecoder(), client.streamEncoder(context))),
+    relay: () => (same ? client.passthroughRelay(context) : translatingRelay(decoder(), client.streamEncoder(context))),
     decodeJson(text) {
       if (same) return client.passthroughJson(text, context);
       const answer = readAnswer(text);
       if (!answer.ok) return answer;
-      const ir = source.decodeResponse(answer.body);
+      const ir = restoreToolNames(source.decodeResponse(answer.body), renamed);
       return { ok: true, body: JSON.stringify(client.encodeResponse(ir, context)), usage: ir.usage };
     },
+    dropped,
     surfacedError(answer) {
       // The source's own body when it speaks the client's protocol and sent a JSON error (a proxy's
       // HTML page is not one); its message, re-rendered in the client's protocol, otherwise.
@@ -115,8 +133,12 @@ export function planExchange(inbound: InboundRequest, candidate: Candidate): Exc
  * which would end the agent's turn.
  */
 function forCandidate(ir: IrRequest, candidate: Candidate): IrRequest {
-  if (!ir.reasoning || candidate.model?.capabilities?.includes("reasoning")) return ir;
+  if (!ir.reasoning || reasons(candidate)) return ir;
   return { ...ir, reasoning: undefined };
+}
+
+function reasons(candidate: Candidate): boolean {
+  return candidate.model?.capabilities?.includes("reasoning") === true;
 }
 
 function sameProtocolBody(inbound: InboundRequest, candidate: Candidate): Json {

@@ -29,7 +29,7 @@ const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache
 export async function proxyRequest(inbound: InboundRequest, resolution: Resolution, deps: ProxyDeps): Promise<Response> {
   const started = performance.now();
   const attempts = { count: 0 };
-  const attempt = createAttempt(inbound, { upstream: deps.upstream, maxRetryWaitMs: deps.settings.maxRetryWaitMs, subscriptions: deps.subscriptions });
+  const attempt = createAttempt(inbound, { upstream: deps.upstream, maxRetryWaitMs: deps.settings.maxRetryWaitMs, subscriptions: deps.subscriptions, log: deps.log });
   const walk = walkChain(
     resolution.candidates,
     async (candidate, signal) => {

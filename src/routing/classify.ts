@@ -7,7 +7,8 @@ import type { UpstreamFailure } from "../upstream/client.ts";
 export interface AttemptFailure {
   /** Upstream HTTP status, or null for a transport failure. */
   status: number | null;
-  kind: "status" | "connect" | "reset" | "timeout" | "invalid" | "stream";
+  /** `unsupported`: the request has a field this source's protocol cannot express. */
+  kind: "status" | "connect" | "reset" | "timeout" | "invalid" | "stream" | "unsupported";
   /** Short, for the attempt list and the log. Never contains a secret. */
   reason: string;
   action: "next" | "surface";

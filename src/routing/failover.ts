@@ -42,6 +42,7 @@ export class ClientGone extends Error {
 export async function walkChain<T>(candidates: Candidate[], attempt: Attempt<T>, options: WalkOptions): Promise<WalkResult<T>> {
   const sleep = options.sleep ?? abortableSleep;
   const failed: FailedAttempt[] = [];
+  let unsupported: BitRouterError | undefined;
   for (const candidate of candidates) {
     for (let tries = 0; tries < 2; tries++) {
       if (options.signal.aborted) throw new ClientGone();
@@ -62,11 +63,17 @@ export async function walkChain<T>(candidates: Candidate[], attempt: Attempt<T>,
       if (result.failure.action === "surface") {
         throw result.surfaced ?? exhaustedError(options.requested, failed);
       }
+      if (result.failure.kind === "unsupported") {
+        unsupported ??= result.surfaced;
+        break;
+      }
       const wait = result.failure.retrySameAfterMs;
       if (tries > 0 || wait === undefined) break;
       if (wait > 0) await sleep(wait, options.signal);
     }
   }
+  // No candidate could express the request: its own 400 says which field, better than a 502.
+  if (unsupported && failed.every((f) => f.failure.kind === "unsupported")) throw unsupported;
   throw exhaustedError(options.requested, failed);
 }
 

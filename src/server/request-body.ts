@@ -12,9 +12,10 @@ export async function readJsonObject(request: Request, limitBytes: number): Prom
   }
   const declared = Number(request.headers.get("content-length") ?? Number.NaN);
   if (declared > limitBytes) throw tooLarge(limitBytes);
-  // A declared length within the limit can be read in one go (Bun's fast path); a chunked body
-  // is counted as it arrives.
-  const text = Number.isFinite(declared) ? await request.text() : await readCounted(request, limitBytes);
+  const codings = contentCodings(request.headers.get("content-encoding"));
+  // A declared length within the limit can be read in one go (Bun's fast path); a chunked or
+  // compressed body is counted as it arrives, decoded size included.
+  const text = codings.length > 0 ? await readCounted(decoded(request, codings), limitBytes) : Number.isFinite(declared) ? await request.text() : await readCounted(request.body, limitBytes);
   if (text.trim() === "") throw badRequest("request body is empty; expected a JSON object", "invalid_json");
   let parsed: unknown;
   try {
@@ -28,13 +29,50 @@ export async function readJsonObject(request: Request, limitBytes: number): Prom
   return parsed;
 }
 
-async function readCounted(request: Request, limitBytes: number): Promise<string> {
+/** Content codings BitRouter decodes (Codex compresses bodies with zstd), as DecompressionStream names them. */
+const DECODERS: Record<string, string> = { gzip: "gzip", "x-gzip": "gzip", deflate: "deflate", br: "brotli", zstd: "zstd" };
+
+/** The codings of a Content-Encoding header in the order they were applied (identity left out). */
+function contentCodings(header: string | null): string[] {
+  if (!header) return [];
+  const codings = header
+    .split(",")
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c !== "" && c !== "identity");
+  for (const coding of codings) {
+    if (!(coding in DECODERS)) {
+      throw new BitRouterError(415, "invalid_request_error", `Content-Encoding '${coding}' is not supported; send the body uncompressed or as gzip, deflate, br or zstd`, { code: "unsupported_content_encoding" });
+    }
+  }
+  return codings;
+}
+
+/** The body with every coding undone, last applied first; read lazily so the limit can stop it. */
+function decoded(request: Request, codings: string[]): ReadableStream<Uint8Array> | null {
+  let body = request.body as ReadableStream<Uint8Array> | null;
+  if (!body) return null;
+  for (const coding of [...codings].reverse()) {
+    // Bun's DecompressionStream also takes "brotli" and "zstd", beyond the DOM typings.
+    const stream = new DecompressionStream(DECODERS[coding] as ConstructorParameters<typeof DecompressionStream>[0]);
+    body = body.pipeThrough(stream as unknown as ReadableWritablePair<Uint8Array, Uint8Array>);
+  }
+  return body;
+}
+
+async function readCounted(body: ReadableStream<Uint8Array> | null, limitBytes: number): Promise<string> {
   const chunks: Uint8Array[] = [];
   let size = 0;
-  if (request.body) {
-    const reader = request.body.getReader();
+  if (body) {
+    const reader = body.getReader();
     for (;;) {
-      const { done, value } = await reader.read();
+      let step: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        step = await reader.read();
+      } catch (err) {
+        // A corrupt compressed body (the plain body's own read errors are the connection's).
+        throw badRequest(`request body could not be decompressed: ${(err as Error).message}`, "invalid_body_encoding");
+      }
+      const { done, value } = step;
       if (done) break;
       size += value.byteLength;
       if (size > limitBytes) {

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BitRouterError } from "../../src/errors.ts";
 import { type ClientContext, DIALECTS, type WireProtocol } from "../../src/protocols/dialects.ts";
+import { auditRequestFields } from "../../src/protocols/fields.ts";
 import type { Json } from "../../src/protocols/json.ts";
 import { translatingRelay } from "../../src/protocols/translate.ts";
 import { chatJson, chatStream, messagesJson, messagesStream, type Rendered, responsesJson, responsesStream, type Script, scriptFor } from "../support/fake-protocols.ts";
@@ -79,7 +80,8 @@ describe("stream decoders read what the protocol says", () => {
     const relay = translatingRelay(DIALECTS.messages.streamDecoder(), DIALECTS.chat_completions.streamEncoder(CONTEXT));
     relay.push(new TextEncoder().encode([...r.head, ...r.content, ...r.tail].join("")));
     relay.end();
-    expect(relay.usage).toEqual({ inputTokens: 11, outputTokens: 7, cacheReadTokens: 4 });
+    // The fake reports cache writes as 0, as Anthropic does: a reported zero is kept.
+    expect(relay.usage).toEqual({ inputTokens: 11, outputTokens: 7, cacheReadTokens: 4, cacheWriteTokens: 0 });
     expect(relay.complete).toBe(true);
   });
 
@@ -211,6 +213,6 @@ describe("requests, every direction", () => {
   }
 
   test("previous_response_id cannot leave the Responses protocol", () => {
-    expect(() => DIALECTS.responses.decodeRequest({ model: "m", input: "hi", previous_response_id: "resp_1" })).toThrow("previous_response_id");
+    expect(() => auditRequestFields("responses", "chat_completions", { model: "m", input: "hi", previous_response_id: "resp_1" }, "src/m")).toThrow("previous_response_id");
   });
 });

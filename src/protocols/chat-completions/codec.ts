@@ -3,7 +3,7 @@
 import { badRequest } from "../../errors.ts";
 import { chatErrorFrame } from "./errors.ts";
 import type { MediaSource, Message, Part, Request, Response, StopReason, StreamDecoder, StreamEncoder, StreamEvent, Tool, ToolChoice, Usage } from "../ir.ts";
-import { effortForBudget, textOf } from "../ir.ts";
+import { argumentsText, openaiEffort, settledStop, textOf, wholeArguments } from "../ir.ts";
 import { asArray, asNumber, asObject, asString, isObject, type Json, malformed, parseEventData } from "../json.ts";
 
 // ── requests ────────────────────────────────────────────────────────────────────────────
@@ -43,7 +43,12 @@ export function decodeChatRequest(body: Json): Request {
     const fn = asObject(tool.function);
     ir.tools.push({ name: asString(fn.name) ?? "", description: asString(fn.description), parameters: asObject(fn.parameters), strict: typeof fn.strict === "boolean" ? fn.strict : undefined });
   }
-  ir.toolChoice = decodeToolChoice(body.tool_choice);
+  // The legacy `functions` / `function_call` spelling of tools, still sent by older clients.
+  for (const raw of asArray(body.functions)) {
+    const fn = asObject(raw);
+    ir.tools.push({ name: asString(fn.name) ?? "", description: asString(fn.description), parameters: asObject(fn.parameters) });
+  }
+  ir.toolChoice = decodeToolChoice(body.tool_choice) ?? decodeToolChoice(body.function_call);
   if (typeof body.parallel_tool_calls === "boolean") ir.parallelToolCalls = body.parallel_tool_calls;
   ir.maxTokens = asNumber(body.max_completion_tokens) ?? asNumber(body.max_tokens);
   ir.temperature = asNumber(body.temperature);
@@ -63,12 +68,16 @@ export function decodeChatRequest(body: Json): Request {
     ir.responseFormat = { type: "json_object" };
   }
   ir.user = asString(body.user);
+  ir.verbosity = asString(body.verbosity);
+  ir.safetyIdentifier = asString(body.safety_identifier);
+  ir.promptCacheKey = asString(body.prompt_cache_key);
+  ir.serviceTier = asString(body.service_tier);
   return ir;
 }
 
 function decodeToolChoice(value: unknown): ToolChoice | undefined {
   if (value === "auto" || value === "none" || value === "required") return { type: value };
-  const name = asString(asObject(asObject(value).function).name);
+  const name = asString(asObject(asObject(value).function).name) ?? asString(asObject(value).name);
   return name ? { type: "tool", name } : undefined;
 }
 
@@ -113,12 +122,14 @@ export interface ChatEncodeOptions {
   stream: boolean;
   tokenLimitField?: "max_tokens" | "max_completion_tokens";
   supportsStreamOptions?: boolean;
+  /** Send earlier turns' reasoning as `reasoning_content` (DeepSeek and Kimi want it back with tool calls). */
+  reasoningHistory?: boolean;
 }
 
 export function encodeChatRequest(ir: Request, options: ChatEncodeOptions): Json {
   const messages: Json[] = [];
   if (ir.system.length > 0) messages.push({ role: "system", content: ir.system.map((s) => s.text).join("\n") });
-  for (const message of ir.messages) messages.push(...encodeChatMessage(message));
+  for (const message of ir.messages) messages.push(...encodeChatMessage(message, options.reasoningHistory === true));
   const body: Json = { model: options.model, messages };
   if (ir.tools.length > 0) body.tools = ir.tools.map(encodeChatTool);
   if (ir.toolChoice) body.tool_choice = ir.toolChoice.type === "tool" ? { type: "function", function: { name: ir.toolChoice.name } } : ir.toolChoice.type;
@@ -130,7 +141,7 @@ export function encodeChatRequest(ir: Request, options: ChatEncodeOptions): Json
   if (ir.seed !== undefined) body.seed = ir.seed;
   if (ir.presencePenalty !== undefined) body.presence_penalty = ir.presencePenalty;
   if (ir.frequencyPenalty !== undefined) body.frequency_penalty = ir.frequencyPenalty;
-  const effort = ir.reasoning?.effort ?? (ir.reasoning?.budgetTokens ? effortForBudget(ir.reasoning.budgetTokens) : undefined);
+  const effort = openaiEffort(ir.reasoning);
   if (effort) body.reasoning_effort = effort;
   if (ir.responseFormat?.type === "json_schema") {
     body.response_format = { type: "json_schema", json_schema: { name: ir.responseFormat.name ?? "response", schema: ir.responseFormat.schema, ...(ir.responseFormat.strict !== undefined ? { strict: ir.responseFormat.strict } : {}) } };
@@ -138,6 +149,10 @@ export function encodeChatRequest(ir: Request, options: ChatEncodeOptions): Json
     body.response_format = { type: "json_object" };
   }
   if (ir.user) body.user = ir.user;
+  if (ir.verbosity) body.verbosity = ir.verbosity;
+  if (ir.safetyIdentifier) body.safety_identifier = ir.safetyIdentifier;
+  if (ir.promptCacheKey) body.prompt_cache_key = ir.promptCacheKey;
+  if (ir.serviceTier) body.service_tier = ir.serviceTier;
   if (options.stream) {
     body.stream = true;
     if (options.supportsStreamOptions !== false) body.stream_options = { include_usage: true };
@@ -145,7 +160,7 @@ export function encodeChatRequest(ir: Request, options: ChatEncodeOptions): Json
   return body;
 }
 
-function encodeChatMessage(message: Message): Json[] {
+function encodeChatMessage(message: Message, reasoningHistory: boolean): Json[] {
   if (message.role === "system") return [{ role: "system", content: textOf(message.content) }];
   if (message.role === "assistant") {
     const text = message.content
@@ -153,19 +168,25 @@ function encodeChatMessage(message: Message): Json[] {
       .map((p) => (p as { text: string }).text)
       .join("");
     const calls = message.content.filter((p): p is Extract<Part, { type: "tool_call" }> => p.type === "tool_call");
-    // Reasoning is not sent back: Chat sources reject or ignore it.
     const out: Json = { role: "assistant", content: text === "" && calls.length > 0 ? null : text };
-    if (calls.length > 0) out.tool_calls = calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } }));
+    // Reasoning goes back only to models declared to reason: other Chat sources reject or ignore it.
+    const reasoning = reasoningHistory ? message.content.filter((p) => p.type === "reasoning").map((p) => (p as { text: string }).text).join("") : "";
+    if (reasoning) out.reasoning_content = reasoning;
+    if (calls.length > 0) out.tool_calls = calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: wholeArguments(c.arguments) } }));
     return [out];
   }
   // A user turn: tool results become `tool` messages (they answer the previous assistant turn), the rest one user message.
   const out: Json[] = [];
+  // A tool message holds text only: images a tool returned follow in a user message of their own.
+  const resultMedia: Part[] = [];
   for (const part of message.content) {
     if (part.type !== "tool_result") continue;
     const text = textOf(part.content);
     out.push({ role: "tool", tool_call_id: part.callId, content: part.isError && text ? `Error: ${text}` : text });
+    const media = part.content.filter((p) => p.type === "image" || p.type === "document");
+    if (media.length > 0) resultMedia.push({ type: "text", text: `(attachments returned by tool call ${part.callId})` }, ...media);
   }
-  const rest = message.content.filter((p) => p.type !== "tool_result");
+  const rest = [...resultMedia, ...message.content.filter((p) => p.type !== "tool_result")];
   if (rest.length > 0) {
     const simple = rest.every((p) => p.type === "text");
     out.push({ role: "user", content: simple ? textOf(rest) : rest.map(encodeChatPart).filter((p) => p !== null) });
@@ -203,7 +224,7 @@ function assistantParts(message: Json): Part[] {
   for (const raw of asArray(message.tool_calls)) {
     const call = asObject(raw);
     const fn = asObject(call.function);
-    content.push({ type: "tool_call", id: asString(call.id) ?? "", name: asString(fn.name) ?? "", arguments: asString(fn.arguments) ?? "{}" });
+    content.push({ type: "tool_call", id: asString(call.id) ?? "", name: asString(fn.name) ?? "", arguments: wholeArguments(argumentsText(fn.arguments) ?? "") });
   }
   return content;
 }
@@ -220,7 +241,7 @@ export function decodeChatResponse(body: Json): Response {
   return {
     id: asString(body.id) ?? "",
     content,
-    stopReason: content.some((p) => p.type === "refusal") ? "content_filter" : (FINISH_IN[finish] ?? "stop"),
+    stopReason: content.some((p) => p.type === "refusal") ? "content_filter" : settledStop(FINISH_IN[finish] ?? "stop", content.some((p) => p.type === "tool_call")),
     usage: body.usage ? readChatUsage(asObject(body.usage)) : null,
   };
 }
@@ -238,7 +259,7 @@ export function encodeChatResponse(ir: Response, context: ChatResponseContext): 
   const refusal = ir.content.find((p) => p.type === "refusal");
   message.refusal = refusal ? (refusal as { text: string }).text : null;
   const calls = ir.content.filter((p): p is Extract<Part, { type: "tool_call" }> => p.type === "tool_call");
-  if (calls.length > 0) message.tool_calls = calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } }));
+  if (calls.length > 0) message.tool_calls = calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: wholeArguments(c.arguments) } }));
   if (message.content === null && calls.length === 0 && !refusal) message.content = "";
   return {
     id: context.id,
@@ -255,28 +276,64 @@ export function readChatUsage(usage: Json): Usage {
   const prompt = asObject(usage.prompt_tokens_details);
   const completion = asObject(usage.completion_tokens_details);
   const result: Usage = { inputTokens: asNumber(usage.prompt_tokens) ?? 0, outputTokens: asNumber(usage.completion_tokens) ?? 0 };
+  // A zero the source reported is a fact; a count it did not report stays absent.
   const cached = asNumber(prompt.cached_tokens);
-  if (cached) result.cacheReadTokens = cached;
+  if (cached !== undefined) result.cacheReadTokens = cached;
+  const cacheWrite = asNumber(prompt.cache_write_tokens) ?? asNumber(usage.cache_creation_input_tokens);
+  if (cacheWrite !== undefined) result.cacheWriteTokens = cacheWrite;
   const reasoning = asNumber(completion.reasoning_tokens);
-  if (reasoning) result.reasoningTokens = reasoning;
+  if (reasoning !== undefined) result.reasoningTokens = reasoning;
   return result;
 }
 
 export function writeChatUsage(usage: Usage): Json {
   const out: Json = { prompt_tokens: usage.inputTokens, completion_tokens: usage.outputTokens, total_tokens: usage.inputTokens + usage.outputTokens };
-  if (usage.cacheReadTokens) out.prompt_tokens_details = { cached_tokens: usage.cacheReadTokens };
-  if (usage.reasoningTokens) out.completion_tokens_details = { reasoning_tokens: usage.reasoningTokens };
+  if (usage.cacheReadTokens !== undefined || usage.cacheWriteTokens !== undefined) {
+    out.prompt_tokens_details = { cached_tokens: usage.cacheReadTokens ?? 0, ...(usage.cacheWriteTokens !== undefined ? { cache_write_tokens: usage.cacheWriteTokens } : {}) };
+  }
+  if (usage.reasoningTokens !== undefined) out.completion_tokens_details = { reasoning_tokens: usage.reasoningTokens };
   return out;
 }
 
 // ── streams ─────────────────────────────────────────────────────────────────────────────
 
-/** Chat chunks → stream events. A tool call opens once its name is known (arguments wait). */
+/**
+ * Chat chunks → stream events. Sources bend the format, so a tool call is found by its
+ * `index` when it has one and by its `id` otherwise: a new id starts a new call even at the
+ * same index (Gemini's OpenAI-compatible endpoint and older Ollama builds number none, or
+ * every call 0). A call opens once its name and id are known; one whose id never comes opens
+ * when the next call starts or the answer finishes, and the client's encoder names it.
+ */
 export function chatStreamDecoder(): StreamDecoder {
-  const calls = new Map<number, { ordinal: number; id?: string; name?: string; pending: string; open: boolean }>();
+  interface Call {
+    ordinal: number;
+    id?: string;
+    name?: string;
+    pending: string;
+    open: boolean;
+  }
+  const calls: Call[] = [];
+  const atIndex = new Map<number, Call>();
+  let last: Call | undefined;
+  const opening = (call: Call, args: string): StreamEvent => {
+    call.open = true;
+    const event: StreamEvent = { type: "tool_call", index: call.ordinal, name: call.name ?? "", arguments: call.pending + args };
+    if (call.id) event.id = call.id;
+    call.pending = "";
+    return event;
+  };
+  /** Opens every call still waiting for an id; a call that never got a name cannot be expressed. */
+  const settle = (events: StreamEvent[]) => {
+    for (const call of calls) if (!call.open && call.name) events.push(opening(call, ""));
+  };
   return {
     decode(_event, data) {
-      if (data === "[DONE]") return [{ type: "done" }];
+      if (data === "[DONE]") {
+        const events: StreamEvent[] = [];
+        settle(events);
+        events.push({ type: "done" });
+        return events;
+      }
       const chunk = parseEventData(data);
       if (!chunk) return [malformed()];
       if (chunk.error) return [{ type: "error", message: errorText(chunk.error) }];
@@ -294,27 +351,33 @@ export function chatStreamDecoder(): StreamDecoder {
         if (refusal) events.push({ type: "refusal", text: refusal });
         for (const rawCall of asArray(delta.tool_calls)) {
           const tc = asObject(rawCall);
-          const key = asNumber(tc.index) ?? 0;
-          let call = calls.get(key);
-          if (!call) {
-            call = { ordinal: calls.size, pending: "", open: false };
-            calls.set(key, call);
+          const index = asNumber(tc.index);
+          const id = asString(tc.id) || undefined;
+          let call = index !== undefined ? atIndex.get(index) : last;
+          if (!call || (id !== undefined && call.id !== undefined && id !== call.id)) {
+            settle(events);
+            call = { ordinal: calls.length, pending: "", open: false };
+            calls.push(call);
+            if (index !== undefined) atIndex.set(index, call);
           }
+          last = call;
           const fn = asObject(tc.function);
-          if (asString(tc.id)) call.id = asString(tc.id);
-          if (asString(fn.name)) call.name = asString(fn.name);
-          const args = asString(fn.arguments) ?? "";
+          if (id !== undefined && call.id === undefined) call.id = id;
+          if (asString(fn.name) && !call.name) call.name = asString(fn.name);
+          const args = argumentsText(fn.arguments) ?? "";
           if (call.open) {
             if (args) events.push({ type: "tool_call", index: call.ordinal, arguments: args });
-          } else if (call.name) {
-            call.open = true;
-            events.push({ type: "tool_call", index: call.ordinal, id: call.id ?? `call_${call.ordinal}`, name: call.name, arguments: call.pending + args });
+          } else if (call.name && call.id) {
+            events.push(opening(call, args));
           } else {
             call.pending += args;
           }
         }
         const finish = asString(choice.finish_reason);
-        if (finish) events.push({ type: "finish", reason: FINISH_IN[finish] ?? "stop" });
+        if (finish) {
+          settle(events);
+          events.push({ type: "finish", reason: settledStop(FINISH_IN[finish] ?? "stop", calls.length > 0) });
+        }
       }
       if (chunk.usage && typeof chunk.usage === "object") events.push({ type: "usage", usage: readChatUsage(asObject(chunk.usage)) });
       return events;
@@ -331,6 +394,8 @@ export interface ChatStreamContext extends ChatResponseContext {
 export function chatStreamEncoder(context: ChatStreamContext): StreamEncoder {
   let started = false;
   let finished = false;
+  /** The open tool call that has had no argument text yet: it gets `{}` when it ends. */
+  let bare: number | undefined;
   const frame = (choices: Json[], extra: Json = {}) =>
     `data: ${JSON.stringify({ id: context.id, object: "chat.completion.chunk", created: context.created, model: context.model, choices, ...extra })}\n\n`;
   const delta = (d: Json, finish: string | null = null) => frame([{ index: 0, delta: d, finish_reason: finish }]);
@@ -338,6 +403,12 @@ export function chatStreamEncoder(context: ChatStreamContext): StreamEncoder {
     if (started) return "";
     started = true;
     return delta({ role: "assistant", content: "" });
+  };
+  const settleCall = () => {
+    if (bare === undefined) return "";
+    const index = bare;
+    bare = undefined;
+    return delta({ tool_calls: [{ index, function: { arguments: "{}" } }] });
   };
   return {
     encode(event) {
@@ -348,27 +419,28 @@ export function chatStreamEncoder(context: ChatStreamContext): StreamEncoder {
           return start() + delta({ reasoning_content: event.text });
         case "refusal":
           return start() + delta({ refusal: event.text });
-        case "tool_call":
-          return (
-            start() +
-            delta({
-              tool_calls: [
-                event.name !== undefined
-                  ? { index: event.index, id: event.id, type: "function", function: { name: event.name, arguments: event.arguments } }
-                  : { index: event.index, function: { arguments: event.arguments } },
-              ],
-            })
-          );
+        case "tool_call": {
+          let out = start();
+          if (event.name !== undefined) {
+            out += settleCall();
+            const id = event.id ?? toolCallId(context.id, event.index);
+            out += delta({ tool_calls: [{ index: event.index, id, type: "function", function: { name: event.name, arguments: event.arguments } }] });
+            bare = /\S/.test(event.arguments) ? undefined : event.index;
+            return out;
+          }
+          if (bare === event.index && /\S/.test(event.arguments)) bare = undefined;
+          return out + delta({ tool_calls: [{ index: event.index, function: { arguments: event.arguments } }] });
+        }
         case "finish":
           if (finished) return "";
           finished = true;
-          return start() + delta({}, FINISH_OUT[event.reason]);
+          return start() + settleCall() + delta({}, FINISH_OUT[event.reason]);
         default:
           return "";
       }
     },
     close(finish, usage) {
-      let out = start();
+      let out = start() + settleCall();
       if (!finished) {
         finished = true;
         out += delta({}, FINISH_OUT[finish]);
@@ -380,6 +452,11 @@ export function chatStreamEncoder(context: ChatStreamContext): StreamEncoder {
       return chatErrorFrame(error);
     },
   };
+}
+
+/** An id for a tool call whose source gave none: unique per answer, stable for its ordinal. */
+export function toolCallId(answerId: string, ordinal: number): string {
+  return `call_${answerId.replace(/[^A-Za-z0-9]/g, "").slice(-24)}_${ordinal}`;
 }
 
 export function errorText(error: unknown): string {

@@ -2,7 +2,7 @@
 // events. Anthropic's input_tokens excludes cached tokens; ours includes them.
 import type { BitRouterError } from "../../errors.ts";
 import type { MediaSource, Message, Part, Request, Response, StopReason, StreamDecoder, StreamEncoder, StreamEvent, Tool, ToolChoice, Usage } from "../ir.ts";
-import { parseArguments } from "../ir.ts";
+import { mergeUsage, parseArguments, settledStop } from "../ir.ts";
 import { asArray, asNumber, asObject, asString, isObject, type Json, malformed, parseEventData } from "../json.ts";
 import { errorText } from "../chat-completions/codec.ts";
 
@@ -55,6 +55,9 @@ export function decodeMessagesRequest(body: Json): Request {
     ir.reasoning = { ...(effort ? { effort } : {}), ...(asNumber(thinking.budget_tokens) ? { budgetTokens: asNumber(thinking.budget_tokens) } : {}) };
     if (!ir.reasoning.effort && !ir.reasoning.budgetTokens) ir.reasoning.effort = "medium";
   }
+  // Structured output: output_config.format, or the beta spelling output_format.
+  const format = asObject(asObject(body.output_config).format ?? body.output_format);
+  if (format.type === "json_schema") ir.responseFormat = { type: "json_schema", schema: format.schema ?? {}, strict: true };
   const userId = asString(asObject(body.metadata).user_id);
   if (userId) ir.user = userId;
   return ir;
@@ -115,6 +118,9 @@ function encodeSource(source: MediaSource): Json {
   return source.kind === "url" ? { type: "url", url: source.url } : { type: "base64", media_type: source.mediaType, data: source.data };
 }
 
+/** Efforts Messages accepts (output_config.effort); OpenAI's others map to the nearest. */
+const EFFORT: Record<string, string> = { none: "low", minimal: "low", low: "low", medium: "medium", high: "high", xhigh: "max", max: "max" };
+
 export function encodeMessagesRequest(ir: Request, options: { model: string; stream: boolean }): Json {
   const body: Json = { model: options.model, max_tokens: ir.maxTokens ?? DEFAULT_MAX_TOKENS };
   if (ir.system.length > 0) {
@@ -126,18 +132,31 @@ export function encodeMessagesRequest(ir: Request, options: { model: string; str
   if (ir.tools.length > 0) body.tools = ir.tools.map(encodeTool);
   const choice = encodeToolChoice(ir.toolChoice, ir.parallelToolCalls);
   if (choice && ir.tools.length > 0) body.tool_choice = choice;
-  if (ir.temperature !== undefined) body.temperature = ir.temperature;
+  // Messages takes 0–1 where OpenAI's APIs take 0–2.
+  if (ir.temperature !== undefined) body.temperature = Math.min(1, Math.max(0, ir.temperature));
   if (ir.topP !== undefined) body.top_p = ir.topP;
   if (ir.topK !== undefined) body.top_k = ir.topK;
   if (ir.stop) body.stop_sequences = ir.stop;
   if (ir.reasoning?.budgetTokens) body.thinking = { type: "enabled", budget_tokens: ir.reasoning.budgetTokens };
   const outputConfig: Json = {};
-  if (ir.reasoning?.effort) outputConfig.effort = ir.reasoning.effort;
+  if (ir.reasoning?.effort) outputConfig.effort = EFFORT[ir.reasoning.effort] ?? "medium";
   if (ir.responseFormat?.type === "json_schema") outputConfig.format = { type: "json_schema", schema: ir.responseFormat.schema };
   if (Object.keys(outputConfig).length > 0) body.output_config = outputConfig;
   if (ir.user) body.metadata = { user_id: ir.user };
   if (options.stream) body.stream = true;
   return body;
+}
+
+/** Anthropic's pattern for tool_use ids is ^[a-zA-Z0-9_-]+$; other sources' ids (`functions.Bash:0`) are mapped, the same way each time so that calls and results stay paired. */
+export function anthropicToolId(id: string): string {
+  const clean = id.replace(/[^a-zA-Z0-9_-]/g, "_");
+  return clean === "" ? "toolu_" : clean;
+}
+
+/** The image types Messages accepts; common misspellings are corrected. */
+function anthropicMediaType(mediaType: string): string {
+  const type = mediaType.trim().toLowerCase();
+  return type === "image/jpg" || type === "image/pjpeg" ? "image/jpeg" : type;
 }
 
 function encodeMessage(message: Message): Json | null {
@@ -150,11 +169,12 @@ function encodePart(part: Part): Json | null {
   const cache = "cacheControl" in part && part.cacheControl ? { cache_control: part.cacheControl } : {};
   switch (part.type) {
     case "text":
-      return part.text === "" ? null : { type: "text", text: part.text, ...cache };
+      // Messages refuses text blocks that are empty or only whitespace.
+      return part.text.trim() === "" ? null : { type: "text", text: part.text, ...cache };
     case "refusal":
-      return { type: "text", text: part.text };
+      return part.text.trim() === "" ? null : { type: "text", text: part.text };
     case "image":
-      return { type: "image", source: encodeSource(part.source), ...cache };
+      return { type: "image", source: encodeSource(part.source.kind === "base64" ? { ...part.source, mediaType: anthropicMediaType(part.source.mediaType) } : part.source), ...cache };
     case "document":
       return {
         type: "document",
@@ -163,10 +183,10 @@ function encodePart(part: Part): Json | null {
         ...cache,
       };
     case "tool_call":
-      return { type: "tool_use", id: part.id, name: part.name, input: parseArguments(part.arguments) };
+      return { type: "tool_use", id: anthropicToolId(part.id), name: part.name, input: parseArguments(part.arguments) };
     case "tool_result": {
       const content = part.content.map(encodePart).filter((b): b is Json => b !== null);
-      return { type: "tool_result", tool_use_id: part.callId, content: content.length > 0 ? content : "", ...(part.isError ? { is_error: true } : {}), ...cache };
+      return { type: "tool_result", tool_use_id: anthropicToolId(part.callId), content: content.length > 0 ? content : "", ...(part.isError ? { is_error: true } : {}), ...cache };
     }
     case "reasoning":
       // Only signed thinking goes back to Anthropic; unsigned reasoning from elsewhere would be refused.
@@ -195,7 +215,7 @@ export function decodeMessagesResponse(body: Json): Response {
   return {
     id: asString(body.id) ?? "",
     content: decodeBlocks(body.content),
-    stopReason: STOP_IN[asString(body.stop_reason) ?? "end_turn"] ?? "stop",
+    stopReason: settledStop(STOP_IN[asString(body.stop_reason) ?? "end_turn"] ?? "stop", asArray(body.content).some((b) => asObject(b).type === "tool_use")),
     usage: body.usage ? readMessagesUsage(asObject(body.usage)) : null,
   };
 }
@@ -214,12 +234,7 @@ export function encodeMessagesResponse(ir: Response, context: { id: string; mode
 }
 
 export function readMessagesUsage(usage: Json): Usage {
-  const cacheRead = asNumber(usage.cache_read_input_tokens) ?? 0;
-  const cacheWrite = asNumber(usage.cache_creation_input_tokens) ?? 0;
-  const result: Usage = { inputTokens: (asNumber(usage.input_tokens) ?? 0) + cacheRead + cacheWrite, outputTokens: asNumber(usage.output_tokens) ?? 0 };
-  if (cacheRead) result.cacheReadTokens = cacheRead;
-  if (cacheWrite) result.cacheWriteTokens = cacheWrite;
-  return result;
+  return { inputTokens: 0, outputTokens: 0, ...readPartialUsage(usage) };
 }
 
 /** Partial usage from a stream event: only the counters present. */
@@ -230,8 +245,9 @@ function readPartialUsage(usage: Json): Partial<Usage> {
   const input = asNumber(usage.input_tokens);
   if (input !== undefined) out.inputTokens = input + (cacheRead ?? 0) + (cacheWrite ?? 0);
   if (asNumber(usage.output_tokens) !== undefined) out.outputTokens = asNumber(usage.output_tokens);
-  if (cacheRead) out.cacheReadTokens = cacheRead;
-  if (cacheWrite) out.cacheWriteTokens = cacheWrite;
+  // A zero the source reported is a fact; a count it did not report stays absent.
+  if (cacheRead !== undefined) out.cacheReadTokens = cacheRead;
+  if (cacheWrite !== undefined) out.cacheWriteTokens = cacheWrite;
   return out;
 }
 
@@ -268,7 +284,8 @@ export function messagesStreamDecoder(): StreamDecoder {
           if (block.type === "tool_use") {
             const ordinal = calls++;
             toolOrdinal.set(index, ordinal);
-            return [{ type: "tool_call", index: ordinal, id: asString(block.id) ?? `toolu_${ordinal}`, name: asString(block.name) ?? "", arguments: "" }];
+            const id = asString(block.id);
+            return [{ type: "tool_call", index: ordinal, ...(id ? { id } : {}), name: asString(block.name) ?? "", arguments: "" }];
           }
           if (block.type === "redacted_thinking") return [{ type: "redacted_reasoning", data: asString(block.data) ?? "" }];
           if (block.type === "text" && asString(block.text)) return [{ type: "text", text: asString(block.text)! }];
@@ -297,7 +314,7 @@ export function messagesStreamDecoder(): StreamDecoder {
         case "message_delta": {
           const events: StreamEvent[] = [];
           const stop = asString(asObject(event.delta).stop_reason);
-          if (stop) events.push({ type: "finish", reason: STOP_IN[stop] ?? "stop" });
+          if (stop) events.push({ type: "finish", reason: settledStop(STOP_IN[stop] ?? "stop", calls > 0) });
           if (event.usage) events.push({ type: "usage", usage: readPartialUsage(asObject(event.usage)) });
           return events;
         }
@@ -312,13 +329,26 @@ export function messagesStreamDecoder(): StreamDecoder {
   };
 }
 
+export interface MessagesStreamContext {
+  id: string;
+  model: string;
+  /**
+   * Input tokens for `message_start` when the source has reported none by then (Chat and
+   * Responses sources report usage at the end): BitRouter's own estimate. Some clients
+   * (LangChain's ChatAnthropic) read input tokens only there; the source's exact counts
+   * follow in `message_delta`, as Anthropic's own streams carry them.
+   */
+  estimatedInputTokens?: () => number;
+}
+
 /**
  * Stream events → Messages events, each with its `event:` line. Reasoning is sent only when
  * it is signed (it can only go back to Anthropic so); unsigned reasoning from other sources
  * is dropped, as the original does.
  */
-export function messagesStreamEncoder(context: { id: string; model: string }): StreamEncoder {
+export function messagesStreamEncoder(context: MessagesStreamContext): StreamEncoder {
   let started = false;
+  let known: Usage | null = null;
   let index = -1;
   let open: { kind: "text" | "thinking" | "tool"; tool?: number } | null = null;
   let thinking = "";
@@ -326,8 +356,9 @@ export function messagesStreamEncoder(context: { id: string; model: string }): S
   const start = () => {
     if (started) return "";
     started = true;
+    const usage = known ?? { inputTokens: context.estimatedInputTokens?.() ?? 0, outputTokens: 0 };
     return frame("message_start", {
-      message: { id: context.id, type: "message", role: "assistant", model: context.model, content: [], stop_reason: null, stop_sequence: null, usage: writeMessagesUsage(null) },
+      message: { id: context.id, type: "message", role: "assistant", model: context.model, content: [], stop_reason: null, stop_sequence: null, usage: writeMessagesUsage({ ...usage, outputTokens: 0 }) },
     });
   };
   const close = () => {
@@ -369,11 +400,16 @@ export function messagesStreamEncoder(context: { id: string; model: string }): S
           let out = start();
           if (event.name !== undefined) {
             thinking = "";
-            out += openBlock("tool", { type: "tool_use", id: event.id, name: event.name, input: {} }, event.index);
+            const id = anthropicToolId(event.id ?? `toolu_${context.id.replace(/^msg_/, "").slice(-24)}_${event.index}`);
+            out += openBlock("tool", { type: "tool_use", id, name: event.name, input: {} }, event.index);
           }
           if (event.arguments) out += frame("content_block_delta", { index, delta: { type: "input_json_delta", partial_json: event.arguments } });
           return out;
         }
+        case "usage":
+          // Counts the source sent before the first content event can still open the stream truthfully.
+          if (!started) known = mergeUsage(known, event.usage);
+          return "";
         default:
           return "";
       }
@@ -382,7 +418,7 @@ export function messagesStreamEncoder(context: { id: string; model: string }): S
       return (
         start() +
         close() +
-        frame("message_delta", { delta: { stop_reason: STOP_OUT[finish], stop_sequence: null }, usage: writeMessagesUsage(usage) }) +
+        frame("message_delta", { delta: { stop_reason: STOP_OUT[finish], stop_sequence: null }, usage: usage ? writeMessagesUsage(usage) : { output_tokens: 0 } }) +
         frame("message_stop", {})
       );
     },

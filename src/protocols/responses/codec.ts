@@ -1,17 +1,13 @@
 // OpenAI Responses ⇄ the intermediate representation: requests, whole responses and stream
 // events. Streams always end with a terminal event (response.completed / .incomplete / .failed).
-import { badRequest } from "../../errors.ts";
 import { errorText, mediaFromUrl, mediaToUrl } from "../chat-completions/codec.ts";
 import type { Message, Part, Request, Response, StopReason, StreamDecoder, StreamEncoder, StreamEvent, Usage } from "../ir.ts";
-import { effortForBudget, textOf } from "../ir.ts";
+import { argumentsText, openaiEffort, textOf, wholeArguments } from "../ir.ts";
 import { asArray, asNumber, asObject, asString, isObject, type Json, malformed, parseEventData } from "../json.ts";
 
 // ── requests ────────────────────────────────────────────────────────────────────────────
 
 export function decodeResponsesRequest(body: Json): Request {
-  if (asString(body.previous_response_id)) {
-    throw badRequest("previous_response_id needs a source that speaks Responses; this model resolves to one that does not (send the whole conversation in `input` instead)", "unsupported_parameter", "previous_response_id");
-  }
   const ir: Request = { model: asString(body.model) ?? "", system: [], messages: [], tools: [], stream: body.stream === true };
   const instructions = asString(body.instructions);
   if (instructions) ir.system.push({ text: instructions });
@@ -40,7 +36,7 @@ export function decodeResponsesRequest(body: Json): Request {
       else ir.messages.push({ role: "user", content });
     } else if (type === "function_call") {
       opening = false;
-      push("assistant", { type: "tool_call", id: asString(item.call_id) ?? "", name: asString(item.name) ?? "", arguments: asString(item.arguments) ?? "{}" });
+      push("assistant", { type: "tool_call", id: asString(item.call_id) ?? "", name: asString(item.name) ?? "", arguments: wholeArguments(argumentsText(item.arguments) ?? "") });
     } else if (type === "function_call_output") {
       opening = false;
       const output = typeof item.output === "string" ? [{ type: "text" as const, text: item.output }] : decodeContent(item.output).filter((p) => p.type === "text" || p.type === "image");
@@ -66,7 +62,12 @@ export function decodeResponsesRequest(body: Json): Request {
   ir.topP = asNumber(body.top_p);
   const effort = asString(asObject(body.reasoning).effort);
   if (effort) ir.reasoning = { effort };
-  const format = asObject(asObject(body.text).format);
+  const text = asObject(body.text);
+  const format = asObject(text.format);
+  ir.verbosity = asString(text.verbosity);
+  ir.safetyIdentifier = asString(body.safety_identifier);
+  ir.promptCacheKey = asString(body.prompt_cache_key);
+  ir.serviceTier = asString(body.service_tier);
   if (format.type === "json_schema") ir.responseFormat = { type: "json_schema", name: asString(format.name), schema: format.schema ?? {}, strict: typeof format.strict === "boolean" ? format.strict : undefined };
   else if (format.type === "json_object") ir.responseFormat = { type: "json_object" };
   ir.user = asString(body.user);
@@ -114,11 +115,16 @@ export function encodeResponsesRequest(ir: Request, options: { model: string; st
         .join("");
       if (text) input.push({ type: "message", role: "assistant", content: [{ type: "output_text", text }] });
       for (const part of message.content) {
-        if (part.type === "tool_call") input.push({ type: "function_call", call_id: part.id, name: part.name, arguments: part.arguments });
+        if (part.type === "tool_call") input.push({ type: "function_call", call_id: part.id, name: part.name, arguments: wholeArguments(part.arguments) });
       }
     } else {
       for (const part of message.content) {
-        if (part.type === "tool_result") input.push({ type: "function_call_output", call_id: part.callId, output: (part.isError ? "Error: " : "") + textOf(part.content) });
+        if (part.type !== "tool_result") continue;
+        const text = (part.isError ? "Error: " : "") + textOf(part.content);
+        // Images a tool returned travel in the output's list form; text alone stays a string.
+        const media = part.content.filter((p) => p.type === "image" || p.type === "document");
+        const output = media.length === 0 ? text : [...(text ? [{ type: "input_text", text }] : []), ...media.map(encodeInputPart).filter((p): p is Json => p !== null)];
+        input.push({ type: "function_call_output", call_id: part.callId, output });
       }
       const content = message.content.map(encodeInputPart).filter((p): p is Json => p !== null);
       if (content.length > 0) input.push({ type: "message", role: "user", content });
@@ -134,14 +140,20 @@ export function encodeResponsesRequest(ir: Request, options: { model: string; st
   if (ir.maxTokens !== undefined) body.max_output_tokens = ir.maxTokens;
   if (ir.temperature !== undefined) body.temperature = ir.temperature;
   if (ir.topP !== undefined) body.top_p = ir.topP;
-  const effort = ir.reasoning?.effort ?? (ir.reasoning?.budgetTokens ? effortForBudget(ir.reasoning.budgetTokens) : undefined);
+  const effort = openaiEffort(ir.reasoning);
   if (effort) body.reasoning = { effort };
+  const text: Json = {};
   if (ir.responseFormat?.type === "json_schema") {
-    body.text = { format: { type: "json_schema", name: ir.responseFormat.name ?? "response", schema: ir.responseFormat.schema, ...(ir.responseFormat.strict !== undefined ? { strict: ir.responseFormat.strict } : {}) } };
+    text.format = { type: "json_schema", name: ir.responseFormat.name ?? "response", schema: ir.responseFormat.schema, ...(ir.responseFormat.strict !== undefined ? { strict: ir.responseFormat.strict } : {}) };
   } else if (ir.responseFormat) {
-    body.text = { format: { type: "json_object" } };
+    text.format = { type: "json_object" };
   }
+  if (ir.verbosity) text.verbosity = ir.verbosity;
+  if (Object.keys(text).length > 0) body.text = text;
   if (ir.user) body.user = ir.user;
+  if (ir.safetyIdentifier) body.safety_identifier = ir.safetyIdentifier;
+  if (ir.promptCacheKey) body.prompt_cache_key = ir.promptCacheKey;
+  if (ir.serviceTier) body.service_tier = ir.serviceTier;
   if (options.stream) body.stream = true;
   return body;
 }
@@ -172,7 +184,7 @@ export function decodeResponsesResponse(body: Json): Response {
     } else if (item.type === "message") {
       content.push(...decodeContent(item.content));
     } else if (item.type === "function_call") {
-      content.push({ type: "tool_call", id: asString(item.call_id) ?? "", name: asString(item.name) ?? "", arguments: asString(item.arguments) ?? "{}" });
+      content.push({ type: "tool_call", id: asString(item.call_id) ?? "", name: asString(item.name) ?? "", arguments: wholeArguments(argumentsText(item.arguments) ?? "") });
     }
   }
   return { id: asString(body.id) ?? "", content, stopReason: stopReasonOf(body, content.some((p) => p.type === "tool_call")), usage: body.usage ? readResponsesUsage(asObject(body.usage)) : null };
@@ -203,7 +215,7 @@ export function encodeResponsesResponse(ir: Response, context: ResponsesContext)
   for (const part of ir.content) if (part.type === "refusal") messageContent.push({ type: "refusal", refusal: part.text });
   if (messageContent.length > 0) output.push({ id: itemId("msg"), type: "message", status: "completed", role: "assistant", content: messageContent });
   for (const part of ir.content) {
-    if (part.type === "tool_call") output.push({ id: itemId("fc"), type: "function_call", status: "completed", call_id: part.id, name: part.name, arguments: part.arguments });
+    if (part.type === "tool_call") output.push({ id: itemId("fc"), type: "function_call", status: "completed", call_id: part.id, name: part.name, arguments: wholeArguments(part.arguments) });
   }
   return responseObject(context, ir.stopReason === "length" ? "incomplete" : "completed", output, ir.usage);
 }
@@ -244,10 +256,11 @@ function responseObject(context: ResponsesContext, status: string, output: Json[
 /** OpenAI's Responses usage counts cached tokens inside input_tokens, as we do. */
 export function readResponsesUsage(usage: Json): Usage {
   const result: Usage = { inputTokens: asNumber(usage.input_tokens) ?? 0, outputTokens: asNumber(usage.output_tokens) ?? 0 };
+  // A zero the source reported is a fact; a count it did not report stays absent.
   const cached = asNumber(asObject(usage.input_tokens_details).cached_tokens);
-  if (cached) result.cacheReadTokens = cached;
+  if (cached !== undefined) result.cacheReadTokens = cached;
   const reasoning = asNumber(asObject(usage.output_tokens_details).reasoning_tokens);
-  if (reasoning) result.reasoningTokens = reasoning;
+  if (reasoning !== undefined) result.reasoningTokens = reasoning;
   return result;
 }
 
@@ -279,7 +292,8 @@ export function responsesStreamDecoder(): StreamDecoder {
           if (item.type !== "function_call") return [];
           const ordinal = calls++;
           toolOrdinal.set(asNumber(event.output_index) ?? 0, ordinal);
-          return [{ type: "tool_call", index: ordinal, id: asString(item.call_id) ?? `call_${ordinal}`, name: asString(item.name) ?? "", arguments: asString(item.arguments) ?? "" }];
+          const id = asString(item.call_id);
+          return [{ type: "tool_call", index: ordinal, ...(id ? { id } : {}), name: asString(item.name) ?? "", arguments: argumentsText(item.arguments) ?? "" }];
         }
         case "response.output_text.delta":
           return [{ type: "text", text: asString(event.delta) ?? "" }];
@@ -355,6 +369,11 @@ export function responsesStreamEncoder(context: ResponsesContext): StreamEncoder
       out += frame("response.reasoning_summary_part.done", { item_id: item.id, output_index: item.output, summary_index: 0, part });
       full = { id: item.id, type: "reasoning", summary: [part] };
     } else {
+      // A zero-argument call still has whole JSON arguments.
+      if (!/\S/.test(item.arguments)) {
+        item.arguments = "{}";
+        out += frame("response.function_call_arguments.delta", { item_id: item.id, output_index: item.output, delta: "{}" });
+      }
       out += frame("response.function_call_arguments.done", { item_id: item.id, output_index: item.output, name: item.name, arguments: item.arguments });
       full = { id: item.id, type: "function_call", status: "completed", call_id: item.callId, name: item.name, arguments: item.arguments };
     }
@@ -416,7 +435,7 @@ export function responsesStreamEncoder(context: ResponsesContext): StreamEncoder
             out += closeItem();
             const id = itemId("fc");
             const output = done.length;
-            open = { kind: "function_call", id, output, callId: event.id ?? id, name: event.name, arguments: "", tool: event.index };
+            open = { kind: "function_call", id, output, callId: event.id ?? `call_${id}`, name: event.name, arguments: "", tool: event.index };
             out += frame("response.output_item.added", { output_index: output, item: { id, type: "function_call", status: "in_progress", call_id: open.callId, name: event.name, arguments: "" } });
           }
           if (event.arguments && open?.kind === "function_call" && open.tool === event.index) {

@@ -6,7 +6,7 @@ import type { Context } from "hono";
 import { BitRouterError, badRequest } from "../../errors.ts";
 import { shapeClaudePlan } from "../../subscriptions/shaping.ts";
 import { decodeMessagesRequest } from "../../protocols/messages/codec.ts";
-import type { Part, Request as IrRequest } from "../../protocols/ir.ts";
+import { estimateTokens } from "../../protocols/estimate.ts";
 import { DIALECTS } from "../../protocols/dialects.ts";
 import { type Candidate, resolveModel } from "../../routing/resolve.ts";
 import { passedResponseHeaders, upstreamRequestHeaders } from "../../upstream/headers.ts";
@@ -58,26 +58,4 @@ async function forward(c: Context<AppEnv>, deps: AppDeps, candidate: Candidate, 
     log.warn("count_tokens forward failed; estimating", { request_id: c.var.requestId, provider: candidate.source.id, error: err.message });
     return null;
   }
-}
-
-export function estimateTokens(ir: IrRequest): number {
-  let chars = ir.system.reduce((n, s) => n + s.text.length, 0);
-  const partChars = (part: Part): number => {
-    switch (part.type) {
-      case "text":
-      case "refusal":
-      case "reasoning":
-        return part.text.length;
-      case "tool_call":
-        return part.name.length + part.arguments.length;
-      case "tool_result":
-        return part.content.reduce((n, p) => n + partChars(p), 0);
-      case "image":
-      case "document":
-        return 6000; // about 1,500 tokens, Anthropic's figure for a mid-sized image
-    }
-  };
-  for (const message of ir.messages) chars += message.content.reduce((n, p) => n + partChars(p), 0);
-  for (const tool of ir.tools) chars += tool.name.length + (tool.description?.length ?? 0) + JSON.stringify(tool.parameters).length;
-  return Math.ceil(chars / 4) + 3 * ir.messages.length + (ir.tools.length > 0 ? 100 : 0);
 }

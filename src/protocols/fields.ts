@@ -1,0 +1,163 @@
+// Every top-level request field of every client protocol, and what becomes of it when the
+// request crosses to a source of another protocol: mapped to the target's own field, dropped
+// (the README's loss table lists it; the proxy logs it at debug level), or refused with a 400
+// when losing it would change the *shape* of the answer (n > 1, logprobs, audio, a
+// response_format the target cannot express). Same-protocol requests pass through untouched
+// and are not audited. The table is data so that the README's loss table, the audit and the
+// table test (tests/unit/fields.test.ts) read one source of truth.
+import { badRequest, type BitRouterError } from "../errors.ts";
+import type { WireProtocol } from "./dialects.ts";
+import { asArray, asObject, type Json } from "./json.ts";
+
+export type Fate = "mapped" | "dropped";
+
+export interface FieldRule {
+  /** What happens to the field for each target protocol (the client's own is never consulted). */
+  to: Partial<Record<WireProtocol, Fate>>;
+  /** When the value cannot be carried without changing the answer's shape: why, else false. */
+  refuse?: (value: unknown, target: WireProtocol) => string | false;
+  /** One line for the loss table: how it is mapped or why it is lost. */
+  note: string;
+}
+
+const ALL: Record<WireProtocol, Fate> = { chat_completions: "mapped", messages: "mapped", responses: "mapped" };
+const mapped = (): Partial<Record<WireProtocol, Fate>> => ({ ...ALL });
+const dropped = (): Partial<Record<WireProtocol, Fate>> => ({ chat_completions: "dropped", messages: "dropped", responses: "dropped" });
+
+const truthy = (value: unknown) => value !== undefined && value !== null && value !== false && value !== 0;
+
+export const REQUEST_FIELDS: Record<WireProtocol, Record<string, FieldRule>> = {
+  chat_completions: {
+    model: { to: mapped(), note: "the source's model id" },
+    messages: { to: mapped(), note: "system/developer → system prompt; user, assistant, tool turns; text, images, files (file_data)" },
+    stream: { to: mapped(), note: "" },
+    stream_options: { to: mapped(), note: "include_usage is honoured by BitRouter itself (usage is always asked of the source)" },
+    max_tokens: { to: mapped(), note: "→ max_tokens / max_output_tokens" },
+    max_completion_tokens: { to: mapped(), note: "→ max_tokens / max_output_tokens" },
+    temperature: { to: mapped(), note: "clamped to 0–1 for Messages" },
+    top_p: { to: mapped(), note: "" },
+    stop: { to: { messages: "mapped", responses: "dropped" }, note: "→ stop_sequences; Responses has no stop sequences" },
+    seed: { to: dropped(), note: "neither Messages nor Responses has a seed" },
+    presence_penalty: { to: dropped(), note: "no equivalent" },
+    frequency_penalty: { to: dropped(), note: "no equivalent" },
+    logit_bias: { to: dropped(), note: "no equivalent" },
+    n: { to: dropped(), refuse: (v) => (typeof v === "number" && v > 1 ? "asks for several choices" : false), note: "n > 1 is refused (one answer only); n = 1 is the default" },
+    logprobs: { to: dropped(), refuse: (v) => (v === true ? "asks for log probabilities" : false), note: "refused when true: the answer would lack them" },
+    top_logprobs: { to: dropped(), refuse: (v) => (truthy(v) ? "asks for log probabilities" : false), note: "refused when > 0" },
+    modalities: { to: dropped(), refuse: (v) => (asArray(v).includes("audio") ? "asks for an audio answer" : false), note: "refused when it asks for audio; text is the default" },
+    audio: { to: dropped(), refuse: (v) => (truthy(v) ? "asks for an audio answer" : false), note: "refused: an audio answer" },
+    tools: { to: mapped(), note: "function tools (and legacy `functions`); custom tools are dropped" },
+    functions: { to: mapped(), note: "legacy: read as function tools" },
+    function_call: { to: mapped(), note: "legacy: read as tool_choice" },
+    tool_choice: { to: mapped(), note: "auto / none / required (any) / a named function" },
+    parallel_tool_calls: { to: mapped(), note: "→ disable_parallel_tool_use for Messages" },
+    response_format: {
+      to: mapped(),
+      refuse: (v, target) => (target === "messages" && asObject(v).type === "json_object" ? "asks for json_object, which Messages cannot express (send a json_schema instead)" : false),
+      note: "json_schema → output_config.format / text.format; json_object → text.format, refused for Messages",
+    },
+    reasoning_effort: { to: mapped(), note: "→ thinking / output_config.effort / reasoning.effort, for models declared with capabilities: [reasoning]" },
+    verbosity: { to: { messages: "dropped", responses: "mapped" }, note: "→ text.verbosity" },
+    user: { to: mapped(), note: "→ metadata.user_id / user (hashed when longer than the target allows)" },
+    safety_identifier: { to: { messages: "dropped", responses: "mapped" }, note: "" },
+    prompt_cache_key: { to: { messages: "dropped", responses: "mapped" }, note: "Messages caches by cache_control instead" },
+    service_tier: { to: { messages: "dropped", responses: "mapped" }, note: "Messages' tiers have other values" },
+    metadata: { to: dropped(), note: "stored-completion tags; never sent across" },
+    store: { to: dropped(), note: "stored completions are not carried across" },
+    prediction: { to: dropped(), note: "predicted outputs: a latency hint only" },
+    web_search_options: { to: dropped(), note: "built-in web search of OpenAI's search models" },
+    models: { to: mapped(), note: "BitRouter's own fallback list; removed before any source" },
+  },
+  messages: {
+    model: { to: mapped(), note: "" },
+    messages: { to: mapped(), note: "text, images, documents, tool_use / tool_result (images in results follow as a user turn for Chat), thinking (signed, back to Anthropic only)" },
+    system: { to: mapped(), note: "string or text blocks → one system prompt; the Claude Code billing line is dropped" },
+    max_tokens: { to: mapped(), note: "→ max_tokens / max_output_tokens" },
+    stream: { to: mapped(), note: "" },
+    temperature: { to: mapped(), note: "" },
+    top_p: { to: mapped(), note: "" },
+    top_k: { to: dropped(), note: "OpenAI's APIs have no top_k" },
+    stop_sequences: { to: { chat_completions: "mapped", responses: "dropped" }, note: "→ stop; Responses has no stop sequences" },
+    tools: { to: mapped(), note: "custom tools; Anthropic's versioned server tools (web_search, bash, …) are dropped" },
+    tool_choice: { to: mapped(), note: "any → required; disable_parallel_tool_use → parallel_tool_calls: false" },
+    thinking: { to: mapped(), note: "→ reasoning_effort / reasoning.effort, for models declared with capabilities: [reasoning]" },
+    output_config: { to: mapped(), note: "effort → reasoning effort; format (json_schema) → response_format / text.format" },
+    output_format: { to: mapped(), note: "beta spelling of output_config.format" },
+    metadata: { to: mapped(), note: "user_id → user (hashed when longer than 64 characters)" },
+    service_tier: { to: dropped(), note: "Anthropic's tiers have other values" },
+    container: { to: dropped(), note: "Anthropic's code-execution container" },
+    mcp_servers: { to: dropped(), note: "Anthropic's remote MCP connector" },
+    context_management: { to: dropped(), note: "Anthropic's context editing" },
+    models: { to: mapped(), note: "BitRouter's own fallback list; removed before any source" },
+  },
+  responses: {
+    model: { to: mapped(), note: "" },
+    input: { to: mapped(), note: "messages, function_call / function_call_output, reasoning summaries; images and files" },
+    instructions: { to: mapped(), note: "→ system prompt" },
+    stream: { to: mapped(), note: "" },
+    max_output_tokens: { to: mapped(), note: "→ max_tokens" },
+    temperature: { to: mapped(), note: "clamped to 0–1 for Messages" },
+    top_p: { to: mapped(), note: "" },
+    tools: { to: mapped(), note: "function tools; built-in tools (web_search, file_search, custom, local_shell, mcp, …) are dropped" },
+    tool_choice: { to: mapped(), note: "" },
+    parallel_tool_calls: { to: mapped(), note: "" },
+    reasoning: { to: mapped(), note: "effort → reasoning_effort / thinking, for models declared with capabilities: [reasoning]; summary is dropped" },
+    text: {
+      to: mapped(),
+      refuse: (v, target) => (target === "messages" && asObject(asObject(v).format).type === "json_object" ? "asks for json_object, which Messages cannot express (send a json_schema instead)" : false),
+      note: "format (json_schema) → response_format / output_config.format; verbosity → verbosity (Chat)",
+    },
+    user: { to: mapped(), note: "→ user / metadata.user_id" },
+    safety_identifier: { to: { chat_completions: "mapped", messages: "dropped" }, note: "" },
+    prompt_cache_key: { to: { chat_completions: "mapped", messages: "dropped" }, note: "Messages caches by cache_control instead" },
+    service_tier: { to: { chat_completions: "mapped", messages: "dropped" }, note: "" },
+    metadata: { to: dropped(), note: "stored-response tags" },
+    store: { to: dropped(), note: "nothing is stored by a translated request" },
+    include: {
+      to: dropped(),
+      refuse: (v) => (asArray(v).some((x) => typeof x === "string" && x.includes("logprobs")) ? "asks for log probabilities" : false),
+      note: "extra output (encrypted reasoning, sources); refused when it asks for logprobs",
+    },
+    top_logprobs: { to: dropped(), refuse: (v) => (truthy(v) ? "asks for log probabilities" : false), note: "refused when > 0" },
+    truncation: { to: dropped(), note: "the source's own context handling applies" },
+    max_tool_calls: { to: dropped(), note: "built-in tool budget" },
+    stream_options: { to: dropped(), note: "" },
+    background: { to: dropped(), refuse: (v) => (v === true ? "asks for a background response" : false), note: "refused when true: it needs a stored, polled response" },
+    previous_response_id: { to: dropped(), refuse: (v) => (truthy(v) ? "continues a stored response (send the whole conversation in `input` instead)" : false), note: "refused: it needs the source's stored state" },
+    conversation: { to: dropped(), refuse: (v) => (truthy(v) ? "continues a stored conversation (send the whole conversation in `input` instead)" : false), note: "refused: it needs the source's stored state" },
+    prompt: { to: dropped(), refuse: (v) => (truthy(v) ? "uses a stored prompt template" : false), note: "refused: a stored prompt template" },
+    models: { to: mapped(), note: "BitRouter's own fallback list; removed before any source" },
+  },
+};
+
+export interface FieldAudit {
+  /** Fields that do not reach the source (unknown fields included), for the debug log. */
+  dropped: string[];
+}
+
+/**
+ * Checks a client body bound for a source of another protocol. Returns the dropped fields;
+ * throws a 400 (code `unsupported_parameter`, `param` = the field) for one whose loss would
+ * change the answer's shape, naming the field and the source.
+ */
+export function auditRequestFields(client: WireProtocol, target: WireProtocol, body: Json, sourceName: string): FieldAudit {
+  const rules = REQUEST_FIELDS[client];
+  const dropped: string[] = [];
+  for (const field of Object.keys(body)) {
+    const value = body[field];
+    if (value === undefined || value === null) continue;
+    const rule = rules[field];
+    if (!rule) {
+      dropped.push(field);
+      continue;
+    }
+    const why = rule.refuse?.(value, target);
+    if (why) throw refusal(field, why, sourceName, target);
+    if (rule.to[target] === "dropped") dropped.push(field);
+  }
+  return { dropped };
+}
+
+function refusal(field: string, why: string, sourceName: string, target: WireProtocol): BitRouterError {
+  return badRequest(`'${field}' ${why}; ${sourceName} speaks ${target}, which cannot express it. Pin a source that speaks the client's protocol, or leave the field out.`, "unsupported_parameter", field);
+}
