@@ -45,9 +45,23 @@ export interface FakeUpstream {
   countTokens: number;
   /** Answer 401 to requests whose Authorization is `Bearer <this>` (a revoked token). */
   rejectToken: string | undefined;
+  /**
+   * An exact answer for every inference request while set: the frames of a stream (each
+   * written as it is, in its own chunk) or a JSON body. For replaying what a real source sent.
+   */
+  script: ScriptedAnswer | undefined;
   requests(path?: string): JournalEntry[];
   reset(): void;
   stop(): void;
+}
+
+export interface ScriptedAnswer {
+  status?: number;
+  headers?: Record<string, string>;
+  /** Stream frames, written verbatim (include the blank line that ends each event). */
+  frames?: string[];
+  /** A JSON body (for non-streaming requests, or when `frames` is absent). */
+  json?: unknown;
 }
 
 interface Conn {
@@ -82,6 +96,7 @@ export async function startFakeUpstream(name = "fake", options: { port?: number 
     cacheRead: 0,
     countTokens: 42,
     rejectToken: undefined,
+    script: undefined,
     requests(path) {
       return path ? this.journal.filter((j) => j.path === path) : this.journal;
     },
@@ -91,6 +106,7 @@ export async function startFakeUpstream(name = "fake", options: { port?: number 
       this.queue.length = 0;
       this.cacheRead = 0;
       this.rejectToken = undefined;
+      this.script = undefined;
     },
     stop() {
       listener.stop(true);
@@ -260,6 +276,18 @@ async function answer(fake: FakeUpstream, state: ConnState, method: string, path
   }
   if (method !== "POST" || !wire) {
     sendJson(state, 404, { error: { message: `no route ${method} ${path}`, type: "invalid_request_error", code: "not_found" } });
+    return true;
+  }
+
+  if (fake.script) {
+    const { status = 200, headers = {}, frames, json: body } = fake.script;
+    if (frames && json?.stream === true) {
+      write(state, head(status, { "content-type": "text/event-stream", "transfer-encoding": "chunked", ...headers }));
+      for (const f of frames) chunk(state, f);
+      endChunked(state);
+    } else {
+      sendJson(state, status, body ?? {}, headers);
+    }
     return true;
   }
 

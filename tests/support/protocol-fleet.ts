@@ -1,0 +1,98 @@
+// One fake source per wire protocol (chatsrc, msgsrc, respsrc), each serving model `m` (and
+// `thinker`, declared to reason), BitRouter in front of them with debug logging, and the
+// official clients aimed at it. For tests that replay what real sources send: set
+// `fleet.<source>.script` to the exact frames or body, and read what each source received
+// from its journal. Registers its own hooks; every fake is reset before each test.
+import { afterAll, beforeAll, beforeEach, expect } from "bun:test";
+import Anthropic from "@anthropic-ai/sdk";
+import OpenAI from "openai";
+import { type RunningBitRouter, startBitRouter } from "./bitrouter.ts";
+import { type FakeUpstream, startFakeUpstream } from "./fake-upstream.ts";
+
+export interface ProtocolFleet {
+  chatsrc: FakeUpstream;
+  msgsrc: FakeUpstream;
+  respsrc: FakeUpstream;
+  bitrouter: RunningBitRouter;
+  openai: OpenAI;
+  anthropic: Anthropic;
+  /** The body the source received on its inference route, last request first. */
+  sent(source: FakeUpstream): Record<string, unknown>;
+}
+
+export type SourceName = "chatsrc" | "msgsrc" | "respsrc";
+export const SOURCES: SourceName[] = ["chatsrc", "msgsrc", "respsrc"];
+
+export function useProtocolFleet(extraConfig = ""): ProtocolFleet {
+  const fleet = {} as ProtocolFleet;
+  beforeAll(async () => {
+    fleet.chatsrc = await startFakeUpstream("chatsrc");
+    fleet.msgsrc = await startFakeUpstream("msgsrc");
+    fleet.respsrc = await startFakeUpstream("respsrc");
+    fleet.bitrouter = await startBitRouter({
+      config: `
+server:
+  keepalive_secs: 1
+  log_level: debug
+upstream:
+  timeouts:
+    read_secs: 3
+providers:
+  chatsrc:
+    api_base: ${fleet.chatsrc.baseUrl}
+    models: [{ id: m }, { id: thinker, capabilities: [reasoning] }]
+  msgsrc:
+    api_base: ${fleet.msgsrc.baseUrl}
+    api_key: sk-ant-source-key
+    api_protocol: messages
+    models: [{ id: m }, { id: thinker, capabilities: [reasoning] }]
+  respsrc:
+    api_base: ${fleet.respsrc.baseUrl}
+    api_key: sk-resp-source-key
+    api_protocol: responses
+    models: [{ id: m }, { id: thinker, capabilities: [reasoning] }]
+models:
+  messages-then-chat:
+    endpoints:
+      - { provider: msgsrc, service_id: m }
+      - { provider: chatsrc, service_id: m }
+${extraConfig}`,
+    });
+    fleet.openai = new OpenAI({ apiKey: "client-key", baseURL: `${fleet.bitrouter.url}/v1`, maxRetries: 0 });
+    fleet.anthropic = new Anthropic({ apiKey: "client-key", baseURL: fleet.bitrouter.url, maxRetries: 0 });
+    fleet.sent = (source) => {
+      const entry = source.journal.filter((j) => j.method === "POST" && !j.path.endsWith("count_tokens")).at(-1);
+      if (!entry?.json) throw new Error(`${source.name} received no JSON request`);
+      return entry.json;
+    };
+  });
+  afterAll(async () => {
+    expect(await fleet.bitrouter.stop()).toBe(0);
+    for (const f of [fleet.chatsrc, fleet.msgsrc, fleet.respsrc]) f.stop();
+  });
+  beforeEach(() => {
+    for (const f of [fleet.chatsrc, fleet.msgsrc, fleet.respsrc]) f.reset();
+  });
+  return fleet;
+}
+
+/** SSE frames as a source writes them. */
+export const sse = {
+  chat: (chunk: unknown) => `data: ${typeof chunk === "string" ? chunk : JSON.stringify(chunk)}\n\n`,
+  named: (type: string, payload: object) => `event: ${type}\ndata: ${JSON.stringify({ type, ...payload })}\n\n`,
+};
+
+/** A Chat chunk with one choice. */
+export function chatChunk(delta: object, finish: string | null = null, extra: object = {}): string {
+  return sse.chat({ id: "chatcmpl-src", object: "chat.completion.chunk", created: 1700000000, model: "m", choices: [{ index: 0, delta, finish_reason: finish }], ...extra });
+}
+
+/** A whole Messages stream around the given content-block events. */
+export function messagesFrames(blocks: string[], stop: string, usage: object = { output_tokens: 5 }, startUsage: object = { input_tokens: 10, output_tokens: 1 }): string[] {
+  return [
+    sse.named("message_start", { message: { id: "msg_src", type: "message", role: "assistant", model: "m", content: [], stop_reason: null, stop_sequence: null, usage: startUsage } }),
+    ...blocks,
+    sse.named("message_delta", { delta: { stop_reason: stop, stop_sequence: null }, usage }),
+    sse.named("message_stop", {}),
+  ];
+}
