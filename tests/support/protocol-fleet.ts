@@ -96,3 +96,48 @@ export function messagesFrames(blocks: string[], stop: string, usage: object = {
     sse.named("message_stop", {}),
   ];
 }
+
+/** A Messages text block at `index`. */
+export function messagesText(index: number, text: string): string[] {
+  return [
+    sse.named("content_block_start", { index, content_block: { type: "text", text: "" } }),
+    sse.named("content_block_delta", { index, delta: { type: "text_delta", text } }),
+    sse.named("content_block_stop", { index }),
+  ];
+}
+
+/** A Messages tool_use block at `index`, its arguments streamed in the given pieces. */
+export function messagesToolUse(index: number, id: string, name: string, pieces: string[]): string[] {
+  return [
+    sse.named("content_block_start", { index, content_block: { type: "tool_use", id, name, input: {} } }),
+    ...pieces.map((partial_json) => sse.named("content_block_delta", { index, delta: { type: "input_json_delta", partial_json } })),
+    sse.named("content_block_stop", { index }),
+  ];
+}
+
+/** A whole Responses stream: the given output items (text or function calls), then the terminal event. */
+export function responsesFrames(items: ({ text: string } | { call_id: string; name: string; pieces: string[] })[], terminal: { status?: string; usage?: object; incomplete?: object } = {}): string[] {
+  let seq = 0;
+  const ev = (type: string, payload: object) => `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq++, ...payload })}\n\n`;
+  const base = { id: "resp_src", object: "response", created_at: 1700000000, model: "m" };
+  const frames = [ev("response.created", { response: { ...base, status: "in_progress", output: [] } })];
+  const output: object[] = [];
+  items.forEach((item, i) => {
+    if ("text" in item) {
+      const full = { id: `msg_${i}`, type: "message", status: "completed", role: "assistant", content: [{ type: "output_text", text: item.text, annotations: [] }] };
+      frames.push(ev("response.output_item.added", { output_index: i, item: { ...full, status: "in_progress", content: [] } }));
+      frames.push(ev("response.output_text.delta", { item_id: `msg_${i}`, output_index: i, content_index: 0, delta: item.text }));
+      frames.push(ev("response.output_item.done", { output_index: i, item: full }));
+      output.push(full);
+    } else {
+      const full = { id: `fc_${i}`, type: "function_call", status: "completed", call_id: item.call_id, name: item.name, arguments: item.pieces.join("") };
+      frames.push(ev("response.output_item.added", { output_index: i, item: { ...full, status: "in_progress", arguments: "" } }));
+      for (const delta of item.pieces) frames.push(ev("response.function_call_arguments.delta", { item_id: `fc_${i}`, output_index: i, delta }));
+      frames.push(ev("response.output_item.done", { output_index: i, item: full }));
+      output.push(full);
+    }
+  });
+  const status = terminal.status ?? "completed";
+  frames.push(ev(`response.${status}`, { response: { ...base, status, output, usage: terminal.usage ?? { input_tokens: 5, output_tokens: 3 }, incomplete_details: terminal.incomplete ?? null } }));
+  return frames;
+}
