@@ -161,3 +161,30 @@ export function auditRequestFields(client: WireProtocol, target: WireProtocol, b
 function refusal(field: string, why: string, sourceName: string, target: WireProtocol): BitRouterError {
   return badRequest(`'${field}' ${why}; ${sourceName} speaks ${target}, which cannot express it. Pin a source that speaks the client's protocol, or leave the field out.`, "unsupported_parameter", field);
 }
+
+const TITLES: Record<WireProtocol, string> = { chat_completions: "Chat Completions", messages: "Messages", responses: "Responses" };
+
+/** The README's loss table (markdown): one table per client protocol, one row per field. */
+export function lossTable(): string {
+  const protocols = Object.keys(REQUEST_FIELDS) as WireProtocol[];
+  const out: string[] = [];
+  for (const client of protocols) {
+    const targets = protocols.filter((p) => p !== client);
+    out.push(`**${TITLES[client]} clients**`, "", `| field | ${targets.map((t) => `→ ${TITLES[t]}`).join(" | ")} | how |`, `|---|${targets.map(() => "---|").join("")}---|`);
+    for (const [field, rule] of Object.entries(REQUEST_FIELDS[client])) {
+      const cells = targets.map((t) => {
+        const refusable = rule.refuse !== undefined && refusesFor(rule, t);
+        return `${rule.to[t] ?? "?"}${refusable ? ", 400 for some values" : ""}`;
+      });
+      out.push(`| \`${field}\` | ${cells.join(" | ")} | ${rule.note} |`);
+    }
+    out.push("");
+  }
+  return out.join("\n").trimEnd();
+}
+
+/** Whether a rule refuses anything for this target (json_object is refused only for Messages). */
+function refusesFor(rule: FieldRule, target: WireProtocol): boolean {
+  const probes: unknown[] = [true, 2, "x", ["audio"], { type: "json_object" }, { format: { type: "json_object" } }, ["message.output_text.logprobs"], { voice: "x" }];
+  return probes.some((p) => rule.refuse!(p, target) !== false);
+}

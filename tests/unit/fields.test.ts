@@ -7,7 +7,9 @@ import { describe, expect, test } from "bun:test";
 import { BitRouterError } from "../../src/errors.ts";
 import { fitRequest } from "../../src/protocols/constraints.ts";
 import { DIALECTS, type WireProtocol } from "../../src/protocols/dialects.ts";
-import { auditRequestFields, REQUEST_FIELDS } from "../../src/protocols/fields.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { auditRequestFields, lossTable, REQUEST_FIELDS } from "../../src/protocols/fields.ts";
 import type { Json } from "../../src/protocols/json.ts";
 
 const PROTOCOLS: WireProtocol[] = ["chat_completions", "messages", "responses"];
@@ -237,4 +239,10 @@ describe("request fields × directions", () => {
       user: "u1",
     });
   });
+});
+
+test("the README's loss table is the field table, word for word", () => {
+  const readme = readFileSync(join(import.meta.dir, "../../README.md"), "utf8");
+  const inReadme = /<!-- loss-table:start -->\n([\s\S]*?)\n<!-- loss-table:end -->/.exec(readme)?.[1];
+  expect(inReadme).toBe(lossTable());
 });
