@@ -102,24 +102,40 @@ export async function proxyRequest(inbound: InboundRequest, resolution: Resoluti
     throw first.error;
   }
 
-  const headers = new Headers(SSE_HEADERS);
-  if (first !== "early") {
-    const committed = first.result;
-    passedResponseHeaders(committed.value.upstreamHeaders, headers);
-    setServedBy(headers, committed.candidate);
+  try {
+    const headers = new Headers(SSE_HEADERS);
+    if (first !== "early") {
+      const committed = first.result;
+      passedResponseHeaders(committed.value.upstreamHeaders, headers);
+      setServedBy(headers, committed.candidate);
+    }
+    const body = clientStream(pending, {
+      keepaliveMs: deps.settings.keepaliveMs,
+      early: first === "early",
+      errorFrame: deps.errorFrame,
+      onDone: (outcome, relay) => finished({ candidate, status: outcome.status, usage: relay?.usage, ttftMs, error: outcome.error }),
+    });
+    return new Response(body, { status: 200, headers });
+  } catch (err) {
+    // Nothing may be left running when the answer cannot go out: the upstream is cancelled.
+    pending.then((stream) => stream.response.cancel("failed"), () => {});
+    throw err;
   }
-  const body = clientStream(pending, {
-    keepaliveMs: deps.settings.keepaliveMs,
-    early: first === "early",
-    errorFrame: deps.errorFrame,
-    onDone: (outcome, relay) => finished({ candidate, status: outcome.status, usage: relay?.usage, ttftMs, error: outcome.error }),
-  });
-  return new Response(body, { status: 200, headers });
 }
 
 function setServedBy(headers: Headers, candidate: Candidate): void {
-  headers.set("x-bitrouter-provider", candidate.source.id);
-  headers.set("x-bitrouter-model", candidate.upstreamModel);
+  headers.set("x-bitrouter-provider", headerValue(candidate.source.id));
+  headers.set("x-bitrouter-model", headerValue(candidate.upstreamModel));
+}
+
+/**
+ * A value a client chose (a pinned model name) made safe for a response header: printable
+ * ASCII as it is, anything else (non-ASCII, CR LF, NUL) percent-encoded, and bounded, so that
+ * an answer the source already gave can never fail on its way out.
+ */
+export function headerValue(text: string): string {
+  const safe = /^[\x20-\x7e]*$/.test(text) ? text : encodeURIComponent(text);
+  return safe.length > 256 ? `${safe.slice(0, 253)}...` : safe;
 }
 
 function statusOf(err: unknown): number {

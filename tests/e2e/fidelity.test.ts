@@ -4,6 +4,7 @@
 // included), and values fitted to what the target accepts. The official SDKs' strict helpers
 // judge the answers; the fake sources' journals show the exact bodies they received.
 import { describe, expect, test } from "bun:test";
+import { brotliCompressSync, deflateSync } from "node:zlib";
 import { ChatAnthropic } from "@langchain/anthropic";
 import { chatChunk, messagesFrames, sse, useProtocolFleet } from "../support/protocol-fleet.ts";
 
@@ -211,15 +212,15 @@ describe("tool arguments are always a whole JSON object", () => {
 
 describe("compressed request bodies", () => {
   const body = JSON.stringify({ model: "respsrc:m", input: "compressed hello" });
-  const encoders: Record<string, (b: Buffer) => Uint8Array> = {
-    zstd: (b) => Bun.zstdCompressSync(b),
+  const encoders: Record<string, (b: Uint8Array<ArrayBuffer>) => Uint8Array<ArrayBuffer>> = {
+    zstd: (b) => new Uint8Array(Bun.zstdCompressSync(b)),
     gzip: (b) => Bun.gzipSync(b),
-    deflate: (b) => require("node:zlib").deflateSync(b),
-    br: (b) => require("node:zlib").brotliCompressSync(b),
+    deflate: (b) => new Uint8Array(deflateSync(b)),
+    br: (b) => new Uint8Array(brotliCompressSync(b)),
   };
 
   test.each(Object.keys(encoders))("a %s body is decoded before it is parsed", async (coding) => {
-    const res = await fetch(`${fleet.bitrouter.url}/v1/responses`, { method: "POST", headers: { "content-type": "application/json", "content-encoding": coding }, body: encoders[coding]!(Buffer.from(body)) });
+    const res = await fetch(`${fleet.bitrouter.url}/v1/responses`, { method: "POST", headers: { "content-type": "application/json", "content-encoding": coding }, body: encoders[coding]!(new TextEncoder().encode(body)) });
     expect(res.status).toBe(200);
     expect(fleet.sent(fleet.respsrc).input).toBe("compressed hello");
   });

@@ -78,7 +78,7 @@ describe("request fields across protocols", () => {
       { role: "user" as const, content: [{ type: "tool_result" as const, tool_use_id: "t1", content: [{ type: "image" as const, source: { type: "base64" as const, media_type: "image/png" as const, data: "iVBORw0K" } }] }] },
     ];
     await fleet.anthropic.messages.create({ model: "chatsrc:m", max_tokens: 10, tools: [anthropicTool], messages: history });
-    const chat = fleet.sent(fleet.chatsrc).messages as { role: string; content: unknown }[];
+    const chat = fleet.sent(fleet.chatsrc).messages as { role: string; content: unknown; tool_call_id?: string }[];
     expect(chat.at(-2)).toEqual({ role: "tool", tool_call_id: "t1", content: "" });
     expect(JSON.stringify(chat.at(-1))).toContain("data:image/png;base64,iVBORw0K");
     expect(chat.at(-1)!.role).toBe("user");
