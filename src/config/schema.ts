@@ -91,6 +91,7 @@ const server = z.strictObject({
   api_keys: z.array(z.string()).optional(),
   log_level: z.enum(["debug", "info", "warn", "error"]).optional(),
   body_limit_mb: numberish(z.number().positive()).optional(),
+  request_body_timeout_secs: seconds.optional(),
   keepalive_secs: seconds.optional(),
   shutdown_grace_secs: numberish(z.number().nonnegative()).optional(),
 });

@@ -5,7 +5,12 @@ import { isObject } from "../protocols/json.ts";
 
 const JSON_TYPE = /^application\/([\w.+-]*\+)?json\b/i;
 
-export async function readJsonObject(request: Request, limitBytes: number): Promise<Record<string, unknown>> {
+/**
+ * The body as a JSON object. `limitBytes` bounds the (decoded) size → 413; `idleMs` bounds a
+ * silence while the body is still due → 408 with the connection closed (a stalled upload never
+ * holds a connection; a slow but moving one is never cut).
+ */
+export async function readJsonObject(request: Request, limitBytes: number, idleMs = 30_000): Promise<Record<string, unknown>> {
   const type = request.headers.get("content-type") ?? "";
   if (!JSON_TYPE.test(type.trim())) {
     throw new BitRouterError(415, "invalid_request_error", `Content-Type must be application/json (got '${type || "none"}')`, { code: "unsupported_media_type" });
@@ -13,9 +18,8 @@ export async function readJsonObject(request: Request, limitBytes: number): Prom
   const declared = Number(request.headers.get("content-length") ?? Number.NaN);
   if (declared > limitBytes) throw tooLarge(limitBytes);
   const codings = contentCodings(request.headers.get("content-encoding"));
-  // A declared length within the limit can be read in one go (Bun's fast path); a chunked or
-  // compressed body is counted as it arrives, decoded size included.
-  const text = codings.length > 0 ? await readCounted(decoded(request, codings), limitBytes) : Number.isFinite(declared) ? await request.text() : await readCounted(request.body, limitBytes);
+  // Counted as it arrives (chunked bodies, decoded size included), each read within the deadline.
+  const text = await readCounted(codings.length > 0 ? decoded(request, codings) : request.body, limitBytes, idleMs);
   if (text.trim() === "") throw badRequest("request body is empty; expected a JSON object", "invalid_json");
   let parsed: unknown;
   try {
@@ -59,18 +63,30 @@ function decoded(request: Request, codings: string[]): ReadableStream<Uint8Array
   return body;
 }
 
-async function readCounted(body: ReadableStream<Uint8Array> | null, limitBytes: number): Promise<string> {
+async function readCounted(body: ReadableStream<Uint8Array> | null, limitBytes: number, idleMs: number): Promise<string> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   if (body) {
     const reader = body.getReader();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stalled = () =>
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          // Rejected before the cancel, which would otherwise end the pending read as a short body.
+          reject(bodyTimeout(idleMs));
+          reader.cancel().catch(() => {});
+        }, idleMs);
+      });
     for (;;) {
       let step: Awaited<ReturnType<typeof reader.read>>;
       try {
-        step = await reader.read();
+        step = await Promise.race([reader.read(), stalled()]);
       } catch (err) {
+        if (err instanceof BitRouterError) throw err;
         // A corrupt compressed body (the plain body's own read errors are the connection's).
         throw badRequest(`request body could not be decompressed: ${(err as Error).message}`, "invalid_body_encoding");
+      } finally {
+        clearTimeout(timer);
       }
       const { done, value } = step;
       if (done) break;
@@ -83,6 +99,13 @@ async function readCounted(body: ReadableStream<Uint8Array> | null, limitBytes: 
     }
   }
   return new TextDecoder().decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+}
+
+function bodyTimeout(idleMs: number): BitRouterError {
+  return new BitRouterError(408, "invalid_request_error", `request body stalled: no bytes for ${idleMs / 1000} s (server.request_body_timeout_secs)`, {
+    code: "request_timeout",
+    headers: { connection: "close" },
+  });
 }
 
 function tooLarge(limitBytes: number): BitRouterError {

@@ -66,6 +66,8 @@ export interface Settings {
   apiKeys: string[];
   logLevel: "debug" | "info" | "warn" | "error";
   bodyLimitBytes: number;
+  /** Longest silence while a request body is still due (server.request_body_timeout_secs). */
+  bodyIdleMs: number;
   keepaliveMs: number;
   shutdownGraceMs: number;
   maxRetryWaitMs: number;
@@ -158,6 +160,7 @@ function buildSettings(config: ConfigFile): Settings {
     apiKeys: (server.api_keys ?? []).filter((k) => k !== ""),
     logLevel: server.log_level ?? "info",
     bodyLimitBytes: Math.round((server.body_limit_mb ?? 32) * 1024 * 1024),
+    bodyIdleMs: (server.request_body_timeout_secs ?? 30) * 1000,
     keepaliveMs: (server.keepalive_secs ?? 15) * 1000,
     shutdownGraceMs: (server.shutdown_grace_secs ?? 10) * 1000,
     maxRetryWaitMs: (upstream.max_retry_wait_secs ?? 5) * 1000,

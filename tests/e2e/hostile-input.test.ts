@@ -1,9 +1,11 @@
 // Hostile and odd input (issue #9): nothing a client sends reaches a response header unchecked,
 // and no failure after the source answered turns an answer into a 500.
 import { describe, expect, test } from "bun:test";
+import { connect } from "node:net";
+import { fleetConfig } from "../support/config.ts";
 import { useFleet } from "../support/fleet.ts";
 
-const fleet = useFleet();
+const fleet = useFleet((ollama, openrouter) => fleetConfig(ollama, openrouter).replace("keepalive_secs: 1", "keepalive_secs: 1\n  request_body_timeout_secs: 1"));
 
 describe("client text never reaches a response header unchecked", () => {
   test.each([
@@ -28,5 +30,46 @@ describe("client text never reaches a response header unchecked", () => {
     const res = await fetch(`${fleet.bitrouter.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: `ollama:${"x".repeat(5000)}`, messages: [{ role: "user", content: "hi" }] }) });
     expect(res.status).toBe(200);
     expect(res.headers.get("x-bitrouter-model")!.length).toBeLessThanOrEqual(256);
+  });
+});
+
+/** Sends `head` then the body pieces with pauses; resolves with everything the server wrote before it closed. */
+function rawRequest(pieces: (string | number)[]): Promise<{ text: string; closedAfterMs: number }> {
+  const url = new URL(fleet.bitrouter.url);
+  return new Promise((resolve) => {
+    const started = performance.now();
+    let text = "";
+    const socket = connect(Number(url.port), url.hostname, async () => {
+      for (const piece of pieces) {
+        if (typeof piece === "number") await Bun.sleep(piece);
+        else if (!socket.destroyed) socket.write(piece);
+      }
+    });
+    socket.on("data", (d) => (text += d.toString()));
+    socket.on("close", () => resolve({ text, closedAfterMs: performance.now() - started }));
+    socket.on("error", () => {});
+    setTimeout(() => socket.destroy(), 8000);
+  });
+}
+
+describe("every phase of reading a request has a deadline", () => {
+  const body = JSON.stringify({ model: "ollama:llama3.1", messages: [{ role: "user", content: "hi" }] });
+  const head = (length: number) => `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`;
+
+  test("a stalled body (Content-Length 1000, 14 bytes, then nothing) gets 408 and the connection is closed", async () => {
+    const { text, closedAfterMs } = await rawRequest([head(1000), '{"model":"olla']);
+    expect(text).toStartWith("HTTP/1.1 408");
+    expect(text).toContain("request_body_timeout_secs");
+    expect(closedAfterMs).toBeLessThan(7000);
+    expect(fleet.ollama.requests().filter((j) => j.method === "POST")).toHaveLength(0);
+  });
+
+  test("a slow body that keeps moving is never cut", async () => {
+    const pieces: (string | number)[] = [head(Buffer.byteLength(body))];
+    for (let i = 0; i < body.length; i += Math.ceil(body.length / 5)) pieces.push(600, body.slice(i, i + Math.ceil(body.length / 5)));
+    pieces.push(1500);
+    const { text } = await rawRequest([...pieces, 0]);
+    expect(text).toStartWith("HTTP/1.1 200");
+    expect(text).toContain("Hello from ollama.");
   });
 });

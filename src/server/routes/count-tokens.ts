@@ -16,7 +16,7 @@ import { readJsonObject } from "../request-body.ts";
 
 export async function countTokens(c: Context<AppEnv>, deps: AppDeps): Promise<Response> {
   const registry = c.var.registry;
-  const body = await readJsonObject(c.req.raw, registry.settings.bodyLimitBytes);
+  const body = await readJsonObject(c.req.raw, registry.settings.bodyLimitBytes, registry.settings.bodyIdleMs);
   if (typeof body.model !== "string") throw badRequest("model: required", "invalid_request", "model");
   if (!Array.isArray(body.messages)) throw badRequest("messages: expected an array", "invalid_request", "messages");
   const resolution = resolveModel(registry, body.model, "messages");

@@ -35,7 +35,7 @@ export async function handleInference(c: Context<AppEnv>, deps: AppDeps, protoco
   let inbound: InboundRequest;
   let resolution: Resolution;
   try {
-    const raw = await readJsonObject(c.req.raw, registry.settings.bodyLimitBytes);
+    const raw = await readJsonObject(c.req.raw, registry.settings.bodyLimitBytes, registry.settings.bodyIdleMs);
     const parsed = REQUEST_SCHEMAS[protocol].safeParse(raw);
     if (!parsed.success) throw badRequest(zodMessage(parsed.error), "invalid_request", parsed.error.issues[0]?.path.join("."));
     const body = parsed.data;
