@@ -41,7 +41,7 @@ export const REQUEST_FIELDS: Record<WireProtocol, Record<string, FieldRule>> = {
     presence_penalty: { to: dropped(), note: "no equivalent" },
     frequency_penalty: { to: dropped(), note: "no equivalent" },
     logit_bias: { to: dropped(), note: "no equivalent" },
-    n: { to: dropped(), refuse: (v) => (typeof v === "number" && v > 1 ? "asks for several choices" : false), note: "n > 1 is refused (one answer only); n = 1 is the default" },
+    n: { to: dropped(), refuse: (v) => (Number(v) > 1 ? "asks for several choices" : false), note: "n > 1 is refused (one answer only); n = 1 is the default" },
     logprobs: { to: dropped(), refuse: (v) => (v === true ? "asks for log probabilities" : false), note: "refused when true: the answer would lack them" },
     top_logprobs: { to: dropped(), refuse: (v) => (truthy(v) ? "asks for log probabilities" : false), note: "refused when > 0" },
     modalities: { to: dropped(), refuse: (v) => (asArray(v).includes("audio") ? "asks for an audio answer" : false), note: "refused when it asks for audio; text is the default" },
@@ -53,7 +53,7 @@ export const REQUEST_FIELDS: Record<WireProtocol, Record<string, FieldRule>> = {
     parallel_tool_calls: { to: mapped(), note: "→ disable_parallel_tool_use for Messages" },
     response_format: {
       to: mapped(),
-      refuse: (v, target) => (target === "messages" && asObject(v).type === "json_object" ? "asks for json_object, which Messages cannot express (send a json_schema instead)" : false),
+      refuse: (v, target) => (target === "messages" && (asObject(v).type === "json_object" || v === "json_object") ? "asks for json_object (send a json_schema instead)" : false),
       note: "json_schema → output_config.format / text.format; json_object → text.format, refused for Messages",
     },
     reasoning_effort: { to: mapped(), note: "→ thinking / output_config.effort / reasoning.effort, for models declared with capabilities: [reasoning]" },
@@ -104,7 +104,7 @@ export const REQUEST_FIELDS: Record<WireProtocol, Record<string, FieldRule>> = {
     reasoning: { to: mapped(), note: "effort → reasoning_effort / thinking, for models declared with capabilities: [reasoning]; summary is dropped" },
     text: {
       to: mapped(),
-      refuse: (v, target) => (target === "messages" && asObject(asObject(v).format).type === "json_object" ? "asks for json_object, which Messages cannot express (send a json_schema instead)" : false),
+      refuse: (v, target) => (target === "messages" && asObject(asObject(v).format).type === "json_object" ? "asks for json_object (send a json_schema instead)" : false),
       note: "format (json_schema) → response_format / output_config.format; verbosity → verbosity (Chat)",
     },
     user: { to: mapped(), note: "→ user / metadata.user_id" },
@@ -122,7 +122,7 @@ export const REQUEST_FIELDS: Record<WireProtocol, Record<string, FieldRule>> = {
     truncation: { to: dropped(), note: "the source's own context handling applies" },
     max_tool_calls: { to: dropped(), note: "built-in tool budget" },
     stream_options: { to: dropped(), note: "" },
-    background: { to: dropped(), refuse: (v) => (v === true ? "asks for a background response" : false), note: "refused when true: it needs a stored, polled response" },
+    background: { to: dropped(), refuse: (v) => (truthy(v) ? "asks for a background response" : false), note: "refused when true: it needs a stored, polled response" },
     previous_response_id: { to: dropped(), refuse: (v) => (truthy(v) ? "continues a stored response (send the whole conversation in `input` instead)" : false), note: "refused: it needs the source's stored state" },
     conversation: { to: dropped(), refuse: (v) => (truthy(v) ? "continues a stored conversation (send the whole conversation in `input` instead)" : false), note: "refused: it needs the source's stored state" },
     prompt: { to: dropped(), refuse: (v) => (truthy(v) ? "uses a stored prompt template" : false), note: "refused: a stored prompt template" },
@@ -156,6 +156,23 @@ export function auditRequestFields(client: WireProtocol, target: WireProtocol, b
     if (rule.to[target] === "dropped") dropped.push(field);
   }
   return { dropped };
+}
+
+/**
+ * A turn whose every part is of a kind the target cannot take would vanish from the
+ * conversation (and a Messages source would take the turn before it as a prefill): refused,
+ * naming where it is and what it holds.
+ */
+export function vanishingTurn(path: string, content: unknown): BitRouterError {
+  const types = Array.isArray(content) ? [...new Set(content.map((p) => (p && typeof p === "object" && typeof (p as Json).type === "string" ? (p as Json).type : typeof p)))].join(", ") : typeof content;
+  return badRequest(`${path} holds nothing that can cross to another protocol (${types}); send it to a source of the client's protocol, or as text`, "unsupported_parameter", path);
+}
+
+/** Whether a content value holds something (a non-empty string or list, or any other value). */
+export function hasContent(content: unknown): boolean {
+  if (content === undefined || content === null) return false;
+  if (typeof content === "string" || Array.isArray(content)) return content.length > 0;
+  return true;
 }
 
 function refusal(field: string, why: string, sourceName: string, target: WireProtocol): BitRouterError {

@@ -155,11 +155,14 @@ export function argumentsText(value: unknown): string | undefined {
 }
 
 /**
- * A turn that called tools ended with "stop" (some Chat sources say so): clients run tools
- * only on the tool-call stop reason, so it is corrected.
+ * The stop reason that matches the answer: a turn that called tools and says "stop" (some Chat
+ * sources do) is a tool-call stop, since clients run tools only on that; one that says tool
+ * calls but made none is a plain stop.
  */
 export function settledStop(reason: StopReason, calledTools: boolean): StopReason {
-  return calledTools && reason === "stop" ? "tool_calls" : reason;
+  if (calledTools && reason === "stop") return "tool_calls";
+  if (!calledTools && reason === "tool_calls") return "stop";
+  return reason;
 }
 
 /** Arguments text → object for protocols that want one (invalid JSON → {}). */

@@ -365,3 +365,61 @@ describe("values are fitted to what the target accepts", () => {
     expect((fleet.sent(fleet.msgsrc).output_config as { effort: string }).effort).toBe("low");
   });
 });
+
+describe("found by trying it as a new user would (review of this issue)", () => {
+  test("a user turn whose every part cannot cross gets a 400 naming it, instead of vanishing from the conversation", async () => {
+    const res = await post("/v1/chat/completions", { model: "msgsrc:m", messages: [{ role: "user", content: "hi" }, { role: "assistant", content: "Sure" }, { role: "user", content: [{ type: "input_audio", input_audio: { data: "AAAA", format: "wav" } }] }] });
+    expect(res.status).toBe(400);
+    const error = ((await res.json()) as { error: { message: string; param: string } }).error;
+    expect(error.param).toBe("messages[2].content");
+    expect(error.message).toContain("input_audio");
+    const ref = await post("/v1/responses", { model: "chatsrc:m", input: [{ type: "item_reference", id: "msg_1" }] });
+    expect(ref.status).toBe(400);
+    expect(fleet.msgsrc.requests().filter((j) => j.method === "POST")).toHaveLength(0);
+    expect(fleet.chatsrc.requests().filter((j) => j.method === "POST")).toHaveLength(0);
+  });
+
+  test("an id that changes mid-call at the same index (no new name) continues the call", async () => {
+    fleet.chatsrc.script = {
+      frames: [
+        chatChunk({ tool_calls: [{ index: 0, id: "call_a", type: "function", function: { name: "get_x", arguments: '{"a"' } }] }),
+        chatChunk({ tool_calls: [{ index: 0, id: "call_b", function: { arguments: ":1}" } }] }),
+        chatChunk({}, "tool_calls"),
+        sse.chat("[DONE]"),
+      ],
+    };
+    const message = await fleet.anthropic.messages.stream({ model: "chatsrc:m", max_tokens: 10, messages: say("x") }).finalMessage();
+    expect(message.content).toMatchObject([{ type: "tool_use", id: "call_a", name: "get_x", input: { a: 1 } }]);
+  });
+
+  test("object arguments over several deltas are merged into one JSON object", async () => {
+    fleet.chatsrc.script = {
+      frames: [
+        chatChunk({ tool_calls: [{ id: "call_a", type: "function", function: { name: "get_x", arguments: {} } }] }),
+        chatChunk({ tool_calls: [{ id: "call_a", function: { arguments: { a: 1 } } }] }),
+        chatChunk({}, "tool_calls"),
+        sse.chat("[DONE]"),
+      ],
+    };
+    const message = await fleet.anthropic.messages.stream({ model: "chatsrc:m", max_tokens: 10, messages: say("x") }).finalMessage();
+    expect(message.content).toMatchObject([{ type: "tool_use", input: { a: 1 } }]);
+    fleet.chatsrc.script = { frames: fleet.chatsrc.script.frames };
+    const response = await fleet.openai.responses.stream({ model: "chatsrc:m", input: "x" }).finalResponse();
+    const call = response.output.find((o) => o.type === "function_call");
+    expect(call?.type === "function_call" && JSON.parse(call.arguments)).toEqual({ a: 1 });
+  });
+
+  test("a streamed call with no name is kept as whole answers keep it; 'tool_calls' with no call is a plain stop", async () => {
+    fleet.chatsrc.script = { frames: [chatChunk({ tool_calls: [{ index: 0, id: "call_a", type: "function", function: { arguments: '{"a":1}' } }] }), chatChunk({}, "tool_calls"), sse.chat("[DONE]")] };
+    const message = await fleet.anthropic.messages.stream({ model: "chatsrc:m", max_tokens: 10, messages: say("x") }).finalMessage();
+    expect(message.content).toMatchObject([{ type: "tool_use", id: "call_a", input: { a: 1 } }]);
+    fleet.chatsrc.script = { frames: [chatChunk({ content: "hi" }), chatChunk({}, "tool_calls"), sse.chat("[DONE]")] };
+    const plain = await fleet.anthropic.messages.stream({ model: "chatsrc:m", max_tokens: 10, messages: say("x") }).finalMessage();
+    expect(plain.stop_reason).toBe("end_turn");
+  });
+
+  test("n given as the string \"2\" is refused like the number", async () => {
+    const res = await post("/v1/chat/completions", { model: "msgsrc:m", n: "2", messages: say("hi") });
+    expect(res.status).toBe(400);
+  });
+});

@@ -54,7 +54,7 @@ function rawRequest(pieces: (string | number)[]): Promise<{ text: string; closed
 
 describe("every phase of reading a request has a deadline", () => {
   const body = JSON.stringify({ model: "ollama:llama3.1", messages: [{ role: "user", content: "hi" }] });
-  const head = (length: number) => `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`;
+  const head = (length: number) => `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`;
 
   test("a stalled body (Content-Length 1000, 14 bytes, then nothing) gets 408 and the connection is closed", async () => {
     const { text, closedAfterMs } = await rawRequest([head(1000), '{"model":"olla']);

@@ -1,6 +1,7 @@
 // OpenAI Chat Completions ⇄ the intermediate representation: requests, whole responses and
 // stream events. Pure functions and small state machines; no I/O.
 import { badRequest } from "../../errors.ts";
+import { hasContent, vanishingTurn } from "../fields.ts";
 import { chatErrorFrame } from "./errors.ts";
 import type { MediaSource, Message, Part, Request, Response, StopReason, StreamDecoder, StreamEncoder, StreamEvent, Tool, ToolChoice, Usage } from "../ir.ts";
 import { argumentsText, openaiEffort, settledStop, textOf, wholeArguments } from "../ir.ts";
@@ -11,7 +12,7 @@ import { asArray, asNumber, asObject, asString, isObject, type Json, malformed, 
 export function decodeChatRequest(body: Json): Request {
   const ir: Request = { model: asString(body.model) ?? "", system: [], messages: [], tools: [], stream: body.stream === true };
   let opening = true;
-  for (const raw of asArray(body.messages)) {
+  for (const [i, raw] of asArray(body.messages).entries()) {
     const m = asObject(raw);
     const role = asString(m.role);
     if (role === "system" || role === "developer") {
@@ -22,7 +23,9 @@ export function decodeChatRequest(body: Json): Request {
     }
     opening = false;
     if (role === "user") {
-      ir.messages.push({ role: "user", content: decodeUserContent(m.content) });
+      const content = decodeUserContent(m.content);
+      if (content.length === 0 && hasContent(m.content)) throw vanishingTurn(`messages[${i}].content`, m.content);
+      ir.messages.push({ role: "user", content });
     } else if (role === "assistant") {
       ir.messages.push({ role: "assistant", content: assistantParts(m) });
     } else if (role === "tool" || role === "function") {
@@ -311,20 +314,29 @@ export function chatStreamDecoder(): StreamDecoder {
     name?: string;
     pending: string;
     open: boolean;
+    /** Arguments some sources send as objects, possibly in several deltas: merged, sent whole when the call ends. */
+    objectArgs?: Record<string, unknown>;
   }
   const calls: Call[] = [];
   const atIndex = new Map<number, Call>();
   let last: Call | undefined;
   const opening = (call: Call, args: string): StreamEvent => {
     call.open = true;
+    call.name ??= "";
     const event: StreamEvent = { type: "tool_call", index: call.ordinal, name: call.name ?? "", arguments: call.pending + args };
     if (call.id) event.id = call.id;
     call.pending = "";
     return event;
   };
-  /** Opens every call still waiting for an id; a call that never got a name cannot be expressed. */
+  /** Opens every call still waiting for an id (a call that never got a name keeps an empty one, as whole answers do) and sends merged object arguments. */
   const settle = (events: StreamEvent[]) => {
-    for (const call of calls) if (!call.open && call.name) events.push(opening(call, ""));
+    for (const call of calls) {
+      if (!call.open) events.push(opening(call, ""));
+      if (call.objectArgs) {
+        events.push({ type: "tool_call", index: call.ordinal, arguments: JSON.stringify(call.objectArgs) });
+        call.objectArgs = undefined;
+      }
+    }
   };
   return {
     decode(_event, data) {
@@ -354,17 +366,19 @@ export function chatStreamDecoder(): StreamDecoder {
           const index = asNumber(tc.index);
           const id = asString(tc.id) || undefined;
           let call = index !== undefined ? atIndex.get(index) : last;
-          if (!call || (id !== undefined && call.id !== undefined && id !== call.id)) {
+          const fn = asObject(tc.function);
+          // A different id that comes with a name opens a new call, even at the same index.
+          if (!call || (id !== undefined && call.id !== undefined && id !== call.id && asString(fn.name))) {
             settle(events);
             call = { ordinal: calls.length, pending: "", open: false };
             calls.push(call);
             if (index !== undefined) atIndex.set(index, call);
           }
           last = call;
-          const fn = asObject(tc.function);
           if (id !== undefined && call.id === undefined) call.id = id;
           if (asString(fn.name) && !call.name) call.name = asString(fn.name);
-          const args = argumentsText(fn.arguments) ?? "";
+          if (isObject(fn.arguments)) call.objectArgs = { ...call.objectArgs, ...fn.arguments };
+          const args = asString(fn.arguments) ?? "";
           if (call.open) {
             if (args) events.push({ type: "tool_call", index: call.ordinal, arguments: args });
           } else if (call.name && call.id) {

@@ -5,6 +5,7 @@ import type { MediaSource, Message, Part, Request, Response, StopReason, StreamD
 import { mergeUsage, parseArguments, settledStop } from "../ir.ts";
 import { asArray, asNumber, asObject, asString, isObject, type Json, malformed, parseEventData } from "../json.ts";
 import { errorText } from "../chat-completions/codec.ts";
+import { hasContent, vanishingTurn } from "../fields.ts";
 
 /** Anthropic requires max_tokens; this is what a request without one gets (as the original did). */
 export const DEFAULT_MAX_TOKENS = 4096;
@@ -21,10 +22,13 @@ export function decodeMessagesRequest(body: Json): Request {
     if (block.type !== "text" || text.startsWith("x-anthropic-billing-header:")) continue;
     ir.system.push({ text, ...(block.cache_control ? { cacheControl: block.cache_control } : {}) });
   }
-  for (const raw of asArray(body.messages)) {
+  for (const [i, raw] of asArray(body.messages).entries()) {
     const m = asObject(raw);
     const role = m.role === "assistant" ? "assistant" : m.role === "system" ? "system" : "user";
-    ir.messages.push({ role, content: decodeBlocks(m.content) });
+    const content = decodeBlocks(m.content);
+    // Only a user turn is refused: an assistant turn of Anthropic-only blocks (server tools) may go.
+    if (role === "user" && content.length === 0 && hasContent(m.content)) throw vanishingTurn(`messages[${i}].content`, m.content);
+    ir.messages.push({ role, content });
   }
   for (const raw of asArray(body.tools)) {
     const tool = asObject(raw);

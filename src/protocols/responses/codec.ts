@@ -1,6 +1,7 @@
 // OpenAI Responses ⇄ the intermediate representation: requests, whole responses and stream
 // events. Streams always end with a terminal event (response.completed / .incomplete / .failed).
 import { errorText, mediaFromUrl, mediaToUrl } from "../chat-completions/codec.ts";
+import { hasContent, vanishingTurn } from "../fields.ts";
 import type { Message, Part, Request, Response, StopReason, StreamDecoder, StreamEncoder, StreamEvent, Usage } from "../ir.ts";
 import { argumentsText, openaiEffort, textOf, wholeArguments } from "../ir.ts";
 import { asArray, asNumber, asObject, asString, isObject, type Json, malformed, parseEventData } from "../json.ts";
@@ -19,9 +20,11 @@ export function decodeResponsesRequest(body: Json): Request {
     else ir.messages.push({ role, content: [part] });
   };
   const items = typeof body.input === "string" ? [{ role: "user", content: body.input }] : asArray(body.input);
-  for (const raw of items) {
+  for (const [i, raw] of items.entries()) {
     const item = asObject(raw);
     const type = asString(item.type) ?? (item.role ? "message" : undefined);
+    // A reference to a stored item needs the source's state, like previous_response_id.
+    if (type === "item_reference") throw vanishingTurn(`input[${i}]`, [item]);
     if (type === "message") {
       const role = asString(item.role);
       if (role === "system" || role === "developer") {
@@ -32,6 +35,7 @@ export function decodeResponsesRequest(body: Json): Request {
       }
       opening = false;
       const content = decodeContent(item.content);
+      if (role !== "assistant" && content.length === 0 && hasContent(item.content)) throw vanishingTurn(`input[${i}].content`, item.content);
       if (role === "assistant") for (const part of content) push("assistant", part);
       else ir.messages.push({ role: "user", content });
     } else if (type === "function_call") {
