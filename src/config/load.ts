@@ -3,7 +3,7 @@
 // whose key is unset becomes inactive; see sources/registry.ts).
 import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
-import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, visit } from "yaml";
 import type { z } from "zod";
 import { closestMatches } from "../did-you-mean.ts";
 import { type ConfigFile, configSchema, IGNORED_ORIGINAL_KEYS } from "./schema.ts";
@@ -109,6 +109,38 @@ export function substituteVariables(text: string, env: Record<string, string | u
   return { value, unset, used };
 }
 
+/**
+ * The document as plain values. Aliases are checked first: one without its anchor, or so many
+ * that expanding them would exhaust memory (an alias bomb), is a config error with a position,
+ * never the YAML library's exception.
+ */
+function toPlain(doc: Document, lineCounter: LineCounter, file: string): unknown {
+  const problems: ConfigProblem[] = [];
+  const at = (offset: number | undefined) => {
+    const pos = lineCounter.linePos(offset ?? 0);
+    return { file, line: pos.line, column: pos.col };
+  };
+  visit(doc, {
+    Alias(_, alias) {
+      if (!alias.resolve(doc)) problems.push({ severity: "error", ...at(alias.range?.[0]), message: `alias '*${alias.source}' has no anchor '&${alias.source}' before it; define the anchor first or write the value out` });
+    },
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
+  try {
+    return doc.toJS({ maxAliasCount: 100 }) ?? {};
+  } catch (err) {
+    let first: number | undefined;
+    visit(doc, {
+      Alias(_, alias) {
+        first ??= alias.range?.[0];
+        return visit.BREAK;
+      },
+    });
+    const why = /alias count/i.test((err as Error).message) ? "its aliases expand to too much data (an alias bomb)" : (err as Error).message;
+    throw new ConfigError([{ severity: "error", ...at(first), message: `invalid YAML: ${why}; write the values out instead of nesting aliases` }]);
+  }
+}
+
 export function parseConfigText(text: string, file: string, env: Record<string, string | undefined>): Omit<LoadedConfig, "path"> {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
@@ -132,7 +164,7 @@ export function parseConfigText(text: string, file: string, env: Record<string, 
   });
 
   const warnings: ConfigProblem[] = [];
-  const raw: unknown = doc.toJS() ?? {};
+  const raw: unknown = toPlain(doc, lineCounter, file);
   if (!isPlainObject(raw)) {
     throw new ConfigError([{ ...locate.at([]), severity: "error", message: "the config must be a mapping of keys (server, upstream, providers, models)" }]);
   }

@@ -189,3 +189,20 @@ describe("locating the config file", () => {
     expect(() => locateConfig({ explicit: "nope.yaml", cwd, env, homeDir: home })).toThrow(ConfigError);
   });
 });
+
+describe("aliases (issue #9): never the YAML library's exception", () => {
+  test("an alias without its anchor is a config error at its position", () => {
+    const [p] = problems("server: *nope\n");
+    expect(p).toMatchObject({ severity: "error", line: 1, column: 9 });
+    expect(p!.message).toContain("'*nope' has no anchor");
+  });
+
+  test("an alias bomb is a config error with a position, and returns at once", () => {
+    const lines = ["a: &a [1,2]"];
+    for (const [name, prev] of [["b", "a"], ["c", "b"], ["d", "c"], ["e", "d"], ["f", "e"]]) lines.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(",")}]`);
+    lines.push(`g: [${Array(9).fill("*f").join(",")}]`);
+    const [p] = problems(`${lines.join("\n")}\n`);
+    expect(p).toMatchObject({ severity: "error", line: 2 });
+    expect(p!.message).toContain("alias bomb");
+  });
+});
