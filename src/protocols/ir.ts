@@ -142,9 +142,14 @@ export function textOf(parts: Part[]): string {
     .join("");
 }
 
+/** Arguments text with nothing in it (a zero-argument call, as some sources send it). */
+export function isBlank(text: string): boolean {
+  return !/\S/.test(text);
+}
+
 /** Tool-call arguments as a whole JSON object's text: nothing (a zero-argument call) is `{}`. */
 export function wholeArguments(text: string): string {
-  return text.trim() === "" ? "{}" : text;
+  return isBlank(text) ? "{}" : text;
 }
 
 /** Arguments a source sent as an object instead of JSON text (some OpenAI-compatible servers do). */

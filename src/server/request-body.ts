@@ -63,42 +63,46 @@ function decoded(request: Request, codings: string[]): ReadableStream<Uint8Array
   return body;
 }
 
+const utf8 = new TextDecoder();
+
+/** The whole body as text: counted against the limit, each silence bounded by one re-armed timer. */
 async function readCounted(body: ReadableStream<Uint8Array> | null, limitBytes: number, idleMs: number): Promise<string> {
+  if (!body) return "";
   const chunks: Uint8Array[] = [];
   let size = 0;
-  if (body) {
-    const reader = body.getReader();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const stalled = () =>
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          // Rejected before the cancel, which would otherwise end the pending read as a short body.
-          reject(bodyTimeout(idleMs));
-          reader.cancel().catch(() => {});
-        }, idleMs);
-      });
+  const reader = body.getReader();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      // Rejected before the cancel, which would otherwise end the pending read as a short body.
+      reject(bodyTimeout(idleMs));
+      reader.cancel().catch(() => {});
+    }, idleMs);
+  });
+  stalled.catch(() => {});
+  try {
     for (;;) {
       let step: Awaited<ReturnType<typeof reader.read>>;
       try {
-        step = await Promise.race([reader.read(), stalled()]);
+        step = await Promise.race([reader.read(), stalled]);
       } catch (err) {
         if (err instanceof BitRouterError) throw err;
         // A corrupt compressed body (the plain body's own read errors are the connection's).
         throw badRequest(`request body could not be decompressed: ${(err as Error).message}`, "invalid_body_encoding");
-      } finally {
-        clearTimeout(timer);
       }
-      const { done, value } = step;
-      if (done) break;
-      size += value.byteLength;
+      if (step.done) break;
+      timer?.refresh();
+      size += step.value.byteLength;
       if (size > limitBytes) {
         reader.cancel().catch(() => {});
         throw tooLarge(limitBytes);
       }
-      chunks.push(value);
+      chunks.push(step.value);
     }
+  } finally {
+    clearTimeout(timer);
   }
-  return new TextDecoder().decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+  return utf8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
 }
 
 function bodyTimeout(idleMs: number): BitRouterError {

@@ -4,7 +4,7 @@ import { badRequest } from "../../errors.ts";
 import { hasContent, vanishingTurn } from "../fields.ts";
 import { chatErrorFrame } from "./errors.ts";
 import type { MediaSource, Message, Part, Request, Response, StopReason, StreamDecoder, StreamEncoder, StreamEvent, Tool, ToolChoice, Usage } from "../ir.ts";
-import { argumentsText, openaiEffort, settledStop, textOf, wholeArguments } from "../ir.ts";
+import { argumentsText, isBlank, openaiEffort, settledStop, textOf, wholeArguments } from "../ir.ts";
 import { asArray, asNumber, asObject, asString, isObject, type Json, malformed, parseEventData } from "../json.ts";
 
 // ── requests ────────────────────────────────────────────────────────────────────────────
@@ -302,10 +302,11 @@ export function writeChatUsage(usage: Usage): Json {
 
 /**
  * Chat chunks → stream events. Sources bend the format, so a tool call is found by its
- * `index` when it has one and by its `id` otherwise: a new id starts a new call even at the
- * same index (Gemini's OpenAI-compatible endpoint and older Ollama builds number none, or
- * every call 0). A call opens once its name and id are known; one whose id never comes opens
- * when the next call starts or the answer finishes, and the client's encoder names it.
+ * `index` when it has one and by its `id` otherwise, and a different id that comes with a
+ * name opens a new call even at the same index (Gemini's OpenAI-compatible endpoint and older
+ * Ollama builds number none, or every call 0). A call opens once its name and id are known;
+ * one whose id never comes opens when the next call starts or the answer finishes, and the
+ * client's encoder names it.
  */
 export function chatStreamDecoder(): StreamDecoder {
   interface Call {
@@ -322,7 +323,6 @@ export function chatStreamDecoder(): StreamDecoder {
   let last: Call | undefined;
   const opening = (call: Call, args: string): StreamEvent => {
     call.open = true;
-    call.name ??= "";
     const event: StreamEvent = { type: "tool_call", index: call.ordinal, name: call.name ?? "", arguments: call.pending + args };
     if (call.id) event.id = call.id;
     call.pending = "";
@@ -439,10 +439,10 @@ export function chatStreamEncoder(context: ChatStreamContext): StreamEncoder {
             out += settleCall();
             const id = event.id ?? toolCallId(context.id, event.index);
             out += delta({ tool_calls: [{ index: event.index, id, type: "function", function: { name: event.name, arguments: event.arguments } }] });
-            bare = /\S/.test(event.arguments) ? undefined : event.index;
+            bare = isBlank(event.arguments) ? event.index : undefined;
             return out;
           }
-          if (bare === event.index && /\S/.test(event.arguments)) bare = undefined;
+          if (bare === event.index && !isBlank(event.arguments)) bare = undefined;
           return out + delta({ tool_calls: [{ index: event.index, function: { arguments: event.arguments } }] });
         }
         case "finish":

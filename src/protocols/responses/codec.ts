@@ -3,7 +3,7 @@
 import { errorText, mediaFromUrl, mediaToUrl } from "../chat-completions/codec.ts";
 import { hasContent, vanishingTurn } from "../fields.ts";
 import type { Message, Part, Request, Response, StopReason, StreamDecoder, StreamEncoder, StreamEvent, Usage } from "../ir.ts";
-import { argumentsText, openaiEffort, textOf, wholeArguments } from "../ir.ts";
+import { argumentsText, isBlank, openaiEffort, textOf, wholeArguments } from "../ir.ts";
 import { asArray, asNumber, asObject, asString, isObject, type Json, malformed, parseEventData } from "../json.ts";
 
 // ── requests ────────────────────────────────────────────────────────────────────────────
@@ -374,7 +374,7 @@ export function responsesStreamEncoder(context: ResponsesContext): StreamEncoder
       full = { id: item.id, type: "reasoning", summary: [part] };
     } else {
       // A zero-argument call still has whole JSON arguments.
-      if (!/\S/.test(item.arguments)) {
+      if (isBlank(item.arguments)) {
         item.arguments = "{}";
         out += frame("response.function_call_arguments.delta", { item_id: item.id, output_index: item.output, delta: "{}" });
       }
