@@ -7,8 +7,9 @@ const JSON_TYPE = /^application\/([\w.+-]*\+)?json\b/i;
 
 /**
  * The body as a JSON object. `limitBytes` bounds the (decoded) size → 413; `idleMs` bounds a
- * silence while the body is still due → 408 with the connection closed (a stalled upload never
- * holds a connection; a slow but moving one is never cut).
+ * silence while a chunked body is still due, and with 1 s per 16 KiB the whole of a
+ * declared-length one → 408 with the connection closed (a stalled upload never holds a
+ * connection; a slow but moving one is not cut).
  */
 export async function readJsonObject(request: Request, limitBytes: number, idleMs = 30_000): Promise<Record<string, unknown>> {
   const type = request.headers.get("content-type") ?? "";
@@ -18,8 +19,13 @@ export async function readJsonObject(request: Request, limitBytes: number, idleM
   const declared = Number(request.headers.get("content-length") ?? Number.NaN);
   if (declared > limitBytes) throw tooLarge(limitBytes);
   const codings = contentCodings(request.headers.get("content-encoding"));
-  // Counted as it arrives (chunked bodies, decoded size included), each read within the deadline.
-  const text = await readCounted(codings.length > 0 ? decoded(request, codings) : request.body, limitBytes, idleMs);
+  // A declared length within the limit is read in one go (Bun's fast path: a reader loop costs
+  // about a third of the c=32 throughput), within a deadline that grows with its size. A chunked
+  // or compressed body is counted as it arrives (decoded size included), each silence bounded.
+  const text =
+    codings.length === 0 && Number.isFinite(declared)
+      ? await withinDeadline(request.text(), idleMs + (declared / MIN_BODY_RATE) * 1000)
+      : await readCounted(codings.length > 0 ? decoded(request, codings) : request.body, limitBytes, idleMs);
   if (text.trim() === "") throw badRequest("request body is empty; expected a JSON object", "invalid_json");
   let parsed: unknown;
   try {
@@ -65,6 +71,24 @@ function decoded(request: Request, codings: string[]): ReadableStream<Uint8Array
 
 const utf8 = new TextDecoder();
 
+/** Bytes per second a declared-length body may take beyond the first silence allowance (as Apache's mod_reqtimeout MinRate). */
+const MIN_BODY_RATE = 16 * 1024;
+
+/** The body text, or a 408 when it has not all come by `ms`. */
+async function withinDeadline(read: Promise<string>, ms: number): Promise<string> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(bodyTimeout(ms)), ms);
+  });
+  // The read ends (rejected) when the 408 closes the connection.
+  read.catch(() => {});
+  try {
+    return await Promise.race([read, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The whole body as text: counted against the limit, each silence bounded by one re-armed timer. */
 async function readCounted(body: ReadableStream<Uint8Array> | null, limitBytes: number, idleMs: number): Promise<string> {
   if (!body) return "";
@@ -105,8 +129,8 @@ async function readCounted(body: ReadableStream<Uint8Array> | null, limitBytes: 
   return utf8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
 }
 
-function bodyTimeout(idleMs: number): BitRouterError {
-  return new BitRouterError(408, "invalid_request_error", `request body stalled: no bytes for ${idleMs / 1000} s (server.request_body_timeout_secs)`, {
+function bodyTimeout(ms: number): BitRouterError {
+  return new BitRouterError(408, "invalid_request_error", `request body did not arrive in time: ${Math.round(ms / 100) / 10} s (server.request_body_timeout_secs, plus 1 s per 16 KiB declared)`, {
     code: "request_timeout",
     headers: { connection: "close" },
   });

@@ -64,12 +64,28 @@ describe("every phase of reading a request has a deadline", () => {
     expect(fleet.ollama.requests().filter((j) => j.method === "POST")).toHaveLength(0);
   });
 
-  test("a slow body that keeps moving is never cut", async () => {
-    const pieces: (string | number)[] = [head(Buffer.byteLength(body))];
-    for (let i = 0; i < body.length; i += Math.ceil(body.length / 5)) pieces.push(600, body.slice(i, i + Math.ceil(body.length / 5)));
-    pieces.push(1500);
-    const { text } = await rawRequest([...pieces, 0]);
+  const chunkedHead = `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n`;
+  const chunk = (text: string) => `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`;
+
+  test("a stalled chunked body gets 408 too", async () => {
+    const { text } = await rawRequest([chunkedHead, chunk('{"model":')]);
+    expect(text).toStartWith("HTTP/1.1 408");
+  });
+
+  test("a slow chunked body that keeps moving is never cut, however long it takes", async () => {
+    // Four pieces 700 ms apart: 2.1 s in all, past the 1 s deadline, never silent for 1 s.
+    const pieces: (string | number)[] = [chunkedHead];
+    const size = Math.ceil(body.length / 4);
+    for (let i = 0; i < body.length; i += size) pieces.push(700, chunk(body.slice(i, i + size)));
+    pieces.push(chunk(""));
+    const { text } = await rawRequest(pieces);
     expect(text).toStartWith("HTTP/1.1 200");
     expect(text).toContain("Hello from ollama.");
+  });
+
+  test("a declared-length body that arrives within its allowance is served", async () => {
+    const third = Math.ceil(body.length / 3);
+    const { text } = await rawRequest([head(Buffer.byteLength(body)), body.slice(0, third), 250, body.slice(third, 2 * third), 250, body.slice(2 * third)]);
+    expect(text).toStartWith("HTTP/1.1 200");
   });
 });
