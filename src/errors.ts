@@ -65,3 +65,15 @@ export function messageOf(err: unknown): string {
 export function badRequest(message: string, code = "invalid_request", param?: string): BitRouterError {
   return new BitRouterError(400, "invalid_request_error", message, { code, param });
 }
+
+/**
+ * JSON nested deeper than the engine can walk (JSC's stack gives out at tens of thousands of
+ * levels when a body is re-serialised or translated): a 400 instead of a 500 or a shortened body.
+ */
+export function tooDeep(): BitRouterError {
+  return badRequest("request body is nested too deeply for BitRouter to re-serialise (tens of thousands of levels; real requests stay under a hundred); flatten it", "body_too_deep");
+}
+
+export function isTooDeep(err: unknown): boolean {
+  return err instanceof RangeError && /call stack/i.test(err.message);
+}

@@ -1,6 +1,6 @@
 // One attempt at one candidate: send, read the status, and either pass the commit gate
 // (streams) or read a usable body (JSON). Anything else becomes a classified failure.
-import { BitRouterError, messageOf } from "../errors.ts";
+import { BitRouterError, isTooDeep, messageOf, tooDeep } from "../errors.ts";
 import { type Logger, scrubSecrets } from "../log.ts";
 import type { Usage } from "../protocols/ir.ts";
 import { type AttemptFailure, classifyFailure, classifyStatus } from "../routing/classify.ts";
@@ -36,6 +36,7 @@ export function createAttempt(inbound: InboundRequest, deps: AttemptDeps): Attem
     try {
       exchange = planExchange(inbound, candidate);
     } catch (err) {
+      if (isTooDeep(err)) return tooDeepFailure();
       if (!(err instanceof BitRouterError)) throw err;
       // A field this source's protocol cannot express: another candidate may speak the client's
       // protocol; when none does, this 400 is the answer (walkChain). The protocol not
@@ -66,6 +67,8 @@ export function createAttempt(inbound: InboundRequest, deps: AttemptDeps): Attem
       }
     } catch (err) {
       if (err instanceof BitRouterError) return { ok: false, failure: { status: err.status, kind: "status", reason: err.message, action: "next" } };
+      // Serialising the body for the source happens in send(), before any byte leaves.
+      if (isTooDeep(err)) return tooDeepFailure();
       if (!(err instanceof UpstreamFailure)) throw err;
       return { ok: false, failure: classifyFailure(err) };
     }
@@ -93,6 +96,12 @@ export function createAttempt(inbound: InboundRequest, deps: AttemptDeps): Attem
     if (!decoded.ok) return { ok: false, failure: invalid(scrubSecrets(decoded.reason, candidate.source.apiKey)) };
     return { ok: true, value: { kind: "json", answer: { body: decoded.body, usage: decoded.usage }, upstreamHeaders: response.headers } };
   };
+}
+
+/** Serialising or translating a body too deep to walk: a 400 before any source is called. */
+function tooDeepFailure() {
+  const error = tooDeep();
+  return { ok: false as const, failure: { status: 400, kind: "invalid" as const, reason: error.message, action: "surface" as const }, surfaced: error };
 }
 
 function subscriptionsOf(deps: AttemptDeps): SubscriptionAuth {

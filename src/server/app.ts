@@ -3,7 +3,7 @@
 import type { Server } from "bun";
 import { Hono } from "hono";
 import { isProtocol, PROTOCOLS } from "../config/schema.ts";
-import { badRequest, BitRouterError } from "../errors.ts";
+import { badRequest, BitRouterError, isTooDeep, tooDeep } from "../errors.ts";
 import { explainRoute } from "../routing/explain.ts";
 import { ClientGone } from "../routing/failover.ts";
 import type { Logger } from "../log.ts";
@@ -88,6 +88,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     if (err instanceof BitRouterError) return renderError(err, dialectFor(c.req.path), requestId);
     // The client left while its chain was walked: nobody reads this answer, and it is not our fault.
     if (err instanceof ClientGone) return new Response(null, { status: 499 });
+    // A body nested deeper than the engine can walk, met outside the proxy path (count_tokens).
+    if (isTooDeep(err)) return renderError(tooDeep(), dialectFor(c.req.path), requestId);
     deps.log.error("unhandled error", { request_id: requestId, path: c.req.path, error: (err as Error).stack ?? String(err) });
     return renderError(internalError(), dialectFor(c.req.path), requestId);
   });

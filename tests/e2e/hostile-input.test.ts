@@ -89,3 +89,30 @@ describe("every phase of reading a request has a deadline", () => {
     expect(text).toStartWith("HTTP/1.1 200");
   });
 });
+
+describe("a body BitRouter cannot faithfully handle gets a 400 before any source is called", () => {
+  const deep = (levels: number) => `${"[".repeat(levels)}"x"${"]".repeat(levels)}`;
+
+  test.each([
+    ["same-protocol pass-through", "ollama:llama3.1", (d: string) => `{"model":"ollama:llama3.1","messages":[{"role":"user","content":${d}}]}`],
+    ["a tool call's input through translation", "ollama:llama3.1", (d: string) => `{"model":"ollama:llama3.1","max_tokens":10,"messages":[{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"f","input":{"a":${d}}}]},{"role":"user","content":"hi"}]}`],
+  ])("100,000-deep nesting (%s)", async (what, _model, build) => {
+    const path = what.includes("translation") ? "/v1/messages" : "/v1/chat/completions";
+    const res = await fetch(`${fleet.bitrouter.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: build(deep(100_000)) });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain("nested too deeply");
+    expect(fleet.ollama.requests().filter((j) => j.method === "POST")).toHaveLength(0);
+    expect((await fetch(`${fleet.bitrouter.url}/health`)).status).toBe(200);
+  });
+});
+
+test("count_tokens with a tool schema nested 100,000 deep gets a 400, not a 500", async () => {
+  const deep = `${'{"a":'.repeat(100_000)}1${"}".repeat(100_000)}`;
+  const res = await fetch(`${fleet.bitrouter.url}/v1/messages/count_tokens`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: `{"model":"ollama:llama3.1","messages":[{"role":"user","content":"hi"}],"tools":[{"name":"f","input_schema":${deep}}]}`,
+  });
+  expect(res.status).toBe(400);
+  expect(((await res.json()) as { type: string }).type).toBe("error");
+});
