@@ -238,3 +238,16 @@ async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void
     await Bun.sleep(20);
   }
 }
+
+describe("the repository's own bitrouter.yaml (what `npm start` serves)", () => {
+  const root = join(import.meta.dir, "../..");
+  test("is found from the repository root, is valid, and routes smart to Ollama first, OpenRouter second", async () => {
+    const check = await runBitRouter(["config", "check"], { cwd: root });
+    expect(check.code).toBe(0);
+    expect(check.stdout).toContain(`${join(root, "bitrouter.yaml")}: valid (2 providers, 1 virtual model)`);
+    const route = await runBitRouter(["route", "smart"], { cwd: root, env: { OPENROUTER_API_KEY: OPENROUTER_KEY } });
+    expect(route.code).toBe(0);
+    expect(route.stdout).toMatch(/1\. ollama\s+llama3\.1[\s\S]*2\. openrouter\s+openai\/gpt-4o/);
+    expect(readFileSync(join(root, "bitrouter.yaml"), "utf8")).not.toMatch(/sk-[\w-]{8,}/);
+  });
+});

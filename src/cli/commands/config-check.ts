@@ -43,7 +43,7 @@ export async function configCheckCommand(argv: string[], io: Io): Promise<number
     for (const warning of loaded.warnings) io.stderr(`${formatProblem(warning)}\n`);
     for (const source of inactive) io.stderr(`note: provider '${source.id}' will be inactive: ${source.reason}\n`);
     if (loaded.path === null) io.stdout("no config file found; built-in defaults are valid\n");
-    else io.stdout(`${loaded.path}: valid (${Object.keys(loaded.config.providers ?? {}).length} providers, ${registry.virtualModels.size} virtual models)\n`);
+    else io.stdout(`${loaded.path}: valid (${count(Object.keys(loaded.config.providers ?? {}).length, "provider")}, ${count(registry.virtualModels.size, "virtual model")})\n`);
     return EXIT_OK;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
@@ -54,4 +54,8 @@ export async function configCheckCommand(argv: string[], io: Io): Promise<number
     }
     return EXIT_FAILURE;
   }
+}
+
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
