@@ -198,6 +198,13 @@ export function parseConfigText(text: string, file: string, env: Record<string, 
   return { config: parsed.data, warnings: sortProblems(warnings), unset, substituted };
 }
 
+/** Endpoint paths BitRouter appends to api_base (one per protocol). */
+const ENDPOINT_SUFFIX = /\/(chat\/completions|completions|messages|responses)$/;
+const MIN_BODY_LIMIT_MB = 0.01;
+/** The shortest timeouts a real source can meet, in seconds. */
+const TIMEOUT_FLOORS: Record<string, number> = { connect_secs: 0.1, read_secs: 1, total_secs: 1 };
+const TIMEOUT_DEFAULTS: Record<string, string> = { connect_secs: "10", read_secs: "300", total_secs: "none" };
+
 function semanticProblems(config: ConfigFile, locate: Locator): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const providerIds = new Set([...Object.keys(config.providers ?? {}), ...BUILTIN_IDS]);
@@ -232,6 +239,17 @@ function semanticProblems(config: ConfigFile, locate: Locator): ConfigProblem[] 
       }
       if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
         problems.push({ ...locate.at(["providers", id, "api_base"]), severity: "error", message: `providers.${id}.api_base '${base}' is not an http(s) URL`, hint: "for example http://localhost:11434/v1" });
+      } else {
+        // The endpoint path is appended per protocol: a base that already ends in one 404s every request.
+        const endpoint = ENDPOINT_SUFFIX.exec(url.pathname.replace(/\/+$/, ""))?.[0];
+        if (endpoint) {
+          problems.push({
+            ...locate.at(["providers", id, "api_base"]),
+            severity: "error",
+            message: `providers.${id}.api_base ends in '${endpoint}', which BitRouter appends itself (every request would go to …${endpoint}${endpoint})`,
+            hint: `api_base: ${base.replace(/\/+$/, "").slice(0, -endpoint.length)}`,
+          });
+        }
       }
     } else if (!BUILTIN_IDS.includes(id)) {
       const close = closestMatches(id, BUILTIN_IDS, 1)[0];
@@ -241,6 +259,36 @@ function semanticProblems(config: ConfigFile, locate: Locator): ConfigProblem[] 
         message: `provider '${id}' is not built in, so it needs an api_base`,
         hint: close ? `did you mean the built-in '${close}'? otherwise add api_base: https://…/v1` : "add api_base: https://…/v1",
       });
+    }
+  }
+
+  // Auth on with no usable key: every request would get a 401.
+  const keys = (config.server?.api_keys ?? []).filter((k) => k !== "");
+  if (!skipsAuth(config) && keys.length === 0) {
+    const path = config.server?.api_keys ? ["server", "api_keys"] : ["server", "skip_auth"];
+    problems.push({
+      ...locate.at(path),
+      severity: "error",
+      message: config.server?.api_keys?.length ? "server.api_keys has no usable key (every entry is empty or an unset variable), so no request could ever be authorised" : "skip_auth is false but there are no server.api_keys, so no request could ever be authorised",
+      hint: 'add api_keys: ["${BITROUTER_KEY}"] and set that variable, or set skip_auth: true (loopback only)',
+    });
+  }
+
+  // Values that pass the schema but would fail every request.
+  const limit = config.server?.body_limit_mb;
+  if (limit !== undefined && limit < MIN_BODY_LIMIT_MB) {
+    problems.push({ ...locate.at(["server", "body_limit_mb"]), severity: "error", message: `server.body_limit_mb ${limit} is below ${MIN_BODY_LIMIT_MB} (10 KiB): every real request would get a 413`, hint: "agents send several MiB; the default is 32" });
+  }
+  const timeoutSets: [string[], Record<string, unknown> | undefined][] = [
+    [["upstream", "timeouts"], config.upstream?.timeouts],
+    ...Object.entries(config.providers ?? {}).map(([id, p]): [string[], Record<string, unknown> | undefined] => [["providers", id, "timeouts"], p?.timeouts]),
+  ];
+  for (const [path, set] of timeoutSets) {
+    for (const [key, floor] of Object.entries(TIMEOUT_FLOORS)) {
+      const value = set?.[key];
+      if (typeof value === "number" && value < floor) {
+        problems.push({ ...locate.at([...path, key]), severity: "error", message: `${path.join(".")}.${key} ${value} is below ${floor} s: sources could never answer in time`, hint: `use at least ${floor} (the default is ${TIMEOUT_DEFAULTS[key]})` });
+      }
     }
   }
 

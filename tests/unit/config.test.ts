@@ -206,3 +206,26 @@ describe("aliases (issue #9): never the YAML library's exception", () => {
     expect(p!.message).toContain("alias bomb");
   });
 });
+
+describe("values that pass the schema but would fail every request (issue #9) are errors with a fix", () => {
+  test.each([
+    ["an api_base that already ends in the endpoint path", 'providers: { x: { api_base: "http://h:1/v1/chat/completions/", models: [{id: m}] } }', "appends itself", "api_base: http://h:1/v1"],
+    ["auth on with no keys", "server: { skip_auth: false }", "no request could ever be authorised", "skip_auth: true"],
+    ["auth on whose only key is an unset variable", 'server: { skip_auth: false, api_keys: ["${NOPE}"] }', "no usable key", "BITROUTER_KEY"],
+    ["an empty key (auth on by default)", 'server: { api_keys: [""] }', "no usable key", "skip_auth: true"],
+    ["a body limit no request fits", "server: { body_limit_mb: 0.00001 }", "below 0.01", "default is 32"],
+    ["a read timeout no source can meet", "upstream: { timeouts: { read_secs: 0.001 } }", "read_secs 0.001 is below 1 s", "at least 1"],
+    ["a provider's connect timeout no source can meet", "providers: { ollama: { timeouts: { connect_secs: 0.01 } } }", "connect_secs 0.01 is below 0.1 s", "at least 0.1"],
+  ])("%s", (_what, yaml, message, hint) => {
+    const errors = problems(`${yaml}\n`).filter((p) => p.severity === "error");
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.message).toContain(message);
+    expect(errors[0]!.hint).toContain(hint);
+    expect(errors[0]!.line).toBe(1);
+  });
+
+  test("a usable key, or auth off, is fine", () => {
+    expect(problems('server: { api_keys: ["k"] }\n')).toEqual([]);
+    expect(problems("server: { skip_auth: true }\n")).toEqual([]);
+  });
+});
