@@ -8,7 +8,9 @@ import { modelsCommand, modelsHelp } from "./commands/models.ts";
 import { routeCommand, routeHelp } from "./commands/route.ts";
 import { serveCommand, serveHelp } from "./commands/serve.ts";
 import { statusCommand, statusHelp } from "./commands/status.ts";
-import { EXIT_OK, EXIT_USAGE, type Io } from "./io.ts";
+import { closestMatches } from "../did-you-mean.ts";
+import { messageOf } from "../errors.ts";
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Io } from "./io.ts";
 
 interface Command {
   summary: string;
@@ -68,7 +70,12 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     name = "serve";
     rest = argv;
   } else if (first === "config") {
-    name = `config ${second ?? ""}`.trim();
+    // `config` alone, or with --help, means its one subcommand's help.
+    if (second === undefined || second === "--help" || second === "-h") {
+      io.stdout(configCheckHelp);
+      return second === undefined ? EXIT_USAGE : EXIT_OK;
+    }
+    name = `config ${second}`;
     rest = argv.slice(2);
   } else {
     name = first;
@@ -76,7 +83,8 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
   }
   const command = COMMANDS[name];
   if (!command) {
-    io.stderr(`error: unknown command '${name}'\n\n${usage()}`);
+    const close = closestMatches(name, [...Object.keys(COMMANDS), "help"], 1)[0];
+    io.stderr(`error: unknown command '${name}'${close ? `; did you mean '${close}'?` : ""}\n\n${usage()}`);
     return EXIT_USAGE;
   }
   try {
@@ -86,6 +94,8 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
       io.stderr(`error: ${err.message}\n\n${command.help}`);
       return EXIT_USAGE;
     }
-    throw err;
+    // The last net: a failure no command foresaw is one line for the user, never a stack trace.
+    io.stderr(`error: ${name} failed: ${messageOf(err)}\n`);
+    return EXIT_FAILURE;
   }
 }

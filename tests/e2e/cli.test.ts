@@ -251,3 +251,25 @@ describe("the repository's own bitrouter.yaml (what `npm start` serves)", () => 
     expect(readFileSync(join(root, "bitrouter.yaml"), "utf8")).not.toMatch(/sk-[\w-]{8,}/);
   });
 });
+
+describe("misspellings and failures are told plainly (issue #9)", () => {
+  test("a misspelt command gets a did-you-mean and exit 2; `config` alone shows its help", async () => {
+    const typo = await runBitRouter(["modles"]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain("unknown command 'modles'; did you mean 'models'?");
+    const sub = await runBitRouter(["config", "chek"]);
+    expect(sub.stderr).toContain("did you mean 'config check'?");
+    const bare = await runBitRouter(["config"]);
+    expect(bare.code).toBe(2);
+    expect(bare.stdout).toContain("Usage: bitrouter config check");
+    expect((await runBitRouter(["config", "--help"])).code).toBe(0);
+  });
+
+  test("init that cannot write says so in one line and exits 1, never 'wrote' and never a stack trace", async () => {
+    const result = await runBitRouter(["init", "-c", "/proc/bitrouter-test/x.yaml"]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).not.toContain("wrote");
+    expect(result.stderr).toStartWith("error: cannot write /proc/bitrouter-test/x.yaml");
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+  });
+});

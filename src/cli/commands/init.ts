@@ -1,5 +1,6 @@
 // `bitrouter init [-c PATH] [--force]`: write the commented starter config.
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { messageOf } from "../../errors.ts";
 import { dirname, isAbsolute, resolve } from "node:path";
 import starter from "../../config/starter.yaml" with { type: "text" };
 import { CONFIG_OPTION, HELP_OPTION, parseCommandArgs } from "../args.ts";
@@ -25,8 +26,13 @@ export async function initCommand(argv: string[], io: Io): Promise<number> {
     io.stderr(`error: ${path} already exists; nothing was written.\n    fix: pass --force to overwrite it, or -c to write elsewhere\n`);
     return EXIT_FAILURE;
   }
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, starter);
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, starter);
+  } catch (err) {
+    io.stderr(`error: cannot write ${path}: ${messageOf(err)}\n    fix: pass -c with a path in a folder you can write to\n`);
+    return EXIT_FAILURE;
+  }
   io.stdout(`wrote ${path}
 
 Next steps:
