@@ -4,6 +4,7 @@ import type { Server } from "bun";
 import { Hono } from "hono";
 import { isProtocol, PROTOCOLS } from "../config/schema.ts";
 import { badRequest, BitRouterError, isTooDeep, tooDeep } from "../errors.ts";
+import { HOP_HEADER } from "../upstream/headers.ts";
 import { explainRoute } from "../routing/explain.ts";
 import { ClientGone } from "../routing/failover.ts";
 import type { Logger } from "../log.ts";
@@ -37,19 +38,22 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const newRequestId = deps.newRequestId ?? (() => crypto.randomUUID());
   const app = new Hono<AppEnv>();
 
-  // Request ids being answered right now. Ours travel upstream as x-bitrouter-request-id, so one
-  // coming back in while it is still in flight means a source points at this server: a loop.
+  // Request ids being answered right now. Ours travel upstream as x-bitrouter-request-id with
+  // x-bitrouter-hop, so one coming back in with the hop mark while it is still in flight means a
+  // source points at this server: a loop. A client that reuses an id in flight (no hop mark) is
+  // no loop: its request gets an id of its own.
   const inFlight = new Set<string>();
   app.use(async (c, next) => {
-    const offered = c.req.header("x-bitrouter-request-id");
-    const requestId = offered && CLIENT_REQUEST_ID.test(offered) ? offered : newRequestId();
-    c.set("requestId", requestId);
-    if (inFlight.has(requestId)) {
-      const error = new BitRouterError(508, "upstream_error", `request ${requestId} came back to this server while it was being routed: a source's api_base points at BitRouter itself`, {
+    const header = c.req.header("x-bitrouter-request-id");
+    const offered = header && CLIENT_REQUEST_ID.test(header) ? header : undefined;
+    if (offered !== undefined && inFlight.has(offered) && c.req.header(HOP_HEADER) !== undefined) {
+      const error = new BitRouterError(508, "upstream_error", `request ${offered} came back to this server while it was being routed: a source's api_base points at BitRouter itself`, {
         code: "routing_loop",
       });
-      return renderError(error, dialectFor(c.req.path), requestId);
+      return renderError(error, dialectFor(c.req.path), offered);
     }
+    const requestId = offered !== undefined && !inFlight.has(offered) ? offered : newRequestId();
+    c.set("requestId", requestId);
     c.set("registry", deps.registry());
     inFlight.add(requestId);
     try {

@@ -6,6 +6,9 @@ import type { Protocol } from "../config/schema.ts";
 import type { Source } from "../sources/registry.ts";
 import { VERSION } from "../version.ts";
 
+/** Marks a request BitRouter sent upstream, so that one coming back to it is known for a loop. */
+export const HOP_HEADER = "x-bitrouter-hop";
+
 /** Client headers a source may legitimately use. */
 const FORWARDED_REQUEST_HEADERS = ["http-referer", "x-title", "openai-beta"];
 const ANTHROPIC_VERSION = "2023-06-01";
@@ -26,6 +29,7 @@ export function upstreamRequestHeaders(opts: OutboundHeaderOptions): Record<stri
     accept: opts.stream ? "text/event-stream" : "application/json",
     "user-agent": USER_AGENT,
     "x-bitrouter-request-id": opts.requestId,
+    [HOP_HEADER]: "1",
   };
   for (const name of FORWARDED_REQUEST_HEADERS) {
     const value = opts.inbound.get(name);

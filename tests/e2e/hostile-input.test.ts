@@ -116,3 +116,17 @@ test("count_tokens with a tool schema nested 100,000 deep gets a 400, not a 500"
   expect(res.status).toBe(400);
   expect(((await res.json()) as { type: string }).type).toBe("error");
 });
+
+test("two requests sent at once with the same x-bitrouter-request-id are both answered (no false routing loop)", async () => {
+  const send = (marker: string) =>
+    fetch(`${fleet.bitrouter.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-bitrouter-request-id": "client-reused-id" },
+      body: JSON.stringify({ model: "ollama:llama3.1", messages: [{ role: "user", content: marker }] }),
+    });
+  const [a, b] = await Promise.all([send("#fake:slow-headers:300"), send("#fake:slow-headers:300")]);
+  expect([a.status, b.status]).toEqual([200, 200]);
+  const ids = [a.headers.get("x-bitrouter-request-id"), b.headers.get("x-bitrouter-request-id")];
+  expect(ids).toContain("client-reused-id");
+  expect(new Set(ids).size).toBe(2);
+});
