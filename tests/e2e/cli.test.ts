@@ -273,3 +273,23 @@ describe("misspellings and failures are told plainly (issue #9)", () => {
     expect(result.stderr).not.toMatch(/^\s+at /m);
   });
 });
+
+describe("status says what is so (issue #9)", () => {
+  test("a configured local server that is not running is active but flagged: nothing answers there", async () => {
+    const up = await startFakeUpstream("up");
+    const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const closedPort = probe.port;
+    probe.stop(true);
+    try {
+      const dir = mkdtempSync(join(tmpdir(), "bitrouter-status-"));
+      writeFileSync(join(dir, "bitrouter.yaml"), `providers:\n  ollama:\n    api_base: http://127.0.0.1:${closedPort}/v1\n    models: [{ id: a }]\n  vllm:\n    api_base: ${up.baseUrl}\n    models: [{ id: b }]\n`);
+      const json = JSON.parse((await runBitRouter(["status", "--json"], { cwd: dir })).stdout) as { sources: { provider: string; reachable?: boolean; reason: string }[] };
+      expect(json.sources.find((s) => s.provider === "ollama")).toMatchObject({ reachable: false });
+      expect(json.sources.find((s) => s.provider === "vllm")).toMatchObject({ reachable: true, reason: "configured, no key" });
+      const text = (await runBitRouter(["status"], { cwd: dir })).stdout;
+      expect(text).toContain(`nothing answers at http://127.0.0.1:${closedPort}/v1`);
+    } finally {
+      up.stop();
+    }
+  });
+});

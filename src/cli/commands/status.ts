@@ -25,12 +25,18 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
   const listen = parseListen(registry.settings.listen);
   const host = listen?.host.includes(":") ? `[${listen.host}]` : listen?.host;
   const healthUrl = listen ? `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${listen.port}/health` : undefined;
-  const running = healthUrl ? await answers(healthUrl) : false;
-  const sources = [...registry.sources.values()].map((s) => ({
+  // "Active" means configured; a configured local server that is not running would make that
+  // claim misleading, so self-hosted sources are asked too (in parallel, bounded).
+  const [running, ...reachable] = await Promise.all([
+    healthUrl ? answers(healthUrl) : false,
+    ...[...registry.sources.values()].map((s) => (s.active && s.kind === "self-hosted" && s.modelsFrom !== "detection" ? answers(`${s.apiBase}/models`, 400, true) : Promise.resolve(undefined))),
+  ]);
+  const sources = [...registry.sources.values()].map((s, i) => ({
     provider: s.id,
     kind: s.kind,
     active: s.active,
-    reason: s.reason,
+    reason: reachable[i] === false ? `${s.reason}; but nothing answers at ${s.apiBase} (requests to it fail over)` : s.reason,
+    ...(reachable[i] !== undefined ? { reachable: reachable[i] } : {}),
     api_base: s.apiBase,
     models: s.models.length,
   }));
@@ -74,13 +80,14 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
   return EXIT_OK;
 }
 
-async function answers(url: string): Promise<boolean> {
+/** Whether `url` answers within `ms` (with a 2xx, or with any status when `anyStatus`). */
+async function answers(url: string, ms = 1000, anyStatus = false): Promise<boolean> {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), 1000);
+  const timer = setTimeout(() => controller.abort(), ms);
   try {
     const response = await fetch(url, { signal: controller.signal });
     await response.body?.cancel();
-    return response.ok;
+    return anyStatus || response.ok;
   } catch {
     return false;
   } finally {
