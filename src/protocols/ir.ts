@@ -142,6 +142,15 @@ export function textOf(parts: Part[]): string {
     .join("");
 }
 
+/**
+ * An answer's tool calls, each with an id: a source that sent none (some OpenAI-compatible
+ * servers) gets `make(ordinal)`, unique within the answer, so results can be matched back.
+ */
+export function withCallIds(content: Part[], make: (ordinal: number) => string): Part[] {
+  let ordinal = 0;
+  return content.map((p) => (p.type === "tool_call" ? (p.id ? (ordinal++, p) : { ...p, id: make(ordinal++) }) : p));
+}
+
 /** Arguments text with nothing in it (a zero-argument call, as some sources send it). */
 export function isBlank(text: string): boolean {
   return !/\S/.test(text);

@@ -8,6 +8,8 @@ import { EMPTY_STREAM, type Frames, type StreamRelay } from "./relay.ts";
 
 interface Watch {
   committed: boolean;
+  /** A tool call was seen: a finish the source left out is then a tool-call stop. */
+  calledTools: boolean;
   finish: StopReason | null;
   done: boolean;
   failure: string | null;
@@ -15,13 +17,16 @@ interface Watch {
 }
 
 function newWatch(): Watch {
-  return { committed: false, finish: null, done: false, failure: null, usage: null };
+  return { committed: false, calledTools: false, finish: null, done: false, failure: null, usage: null };
 }
 
 /** What every relay notices about an event, whatever it does with it. */
 function observe(watch: Watch, event: StreamEvent): void {
   if (isContent(event)) watch.committed = true;
   switch (event.type) {
+    case "tool_call":
+      watch.calledTools = true;
+      break;
     case "usage":
       watch.usage = mergeUsage(watch.usage, event.usage);
       break;
@@ -88,7 +93,7 @@ export function translatingRelay(decoder: StreamDecoder, encoder: StreamEncoder)
   const close = () => {
     if (closed) return;
     closed = true;
-    outbox.out += encoder.close(watch.finish ?? "stop", watch.usage);
+    outbox.out += encoder.close(watch.finish ?? (watch.calledTools ? "tool_calls" : "stop"), watch.usage);
   };
   const feed = (chunk: Uint8Array | null) => {
     for (const block of eventsOf(splitter, text, chunk)) {

@@ -7,7 +7,7 @@ import { type ClientContext, DIALECTS, type DecodedJson, isWireProtocol, readAns
 import { fitRequest, restoreToolNames, restoringDecoder } from "../protocols/constraints.ts";
 import { estimateTokens } from "../protocols/estimate.ts";
 import { auditRequestFields } from "../protocols/fields.ts";
-import type { Request as IrRequest } from "../protocols/ir.ts";
+import { isBlank, type Request as IrRequest } from "../protocols/ir.ts";
 import { asObject, type Json } from "../protocols/json.ts";
 import type { StreamRelay } from "../protocols/relay.ts";
 import { foldingEncoder } from "../protocols/fold.ts";
@@ -81,6 +81,7 @@ export function planExchange(inbound: InboundRequest, candidate: Candidate): Exc
   } else {
     dropped = auditRequestFields(inbound.protocol, target, inbound.body, `${candidate.source.id}/${candidate.upstreamModel}`).dropped;
     const fitted = fitRequest(forCandidate(irOf(inbound), candidate), target);
+    if (!fitted.ir.messages.some(sendable)) throw badRequest("the conversation has no turn with content to send: every message is empty once translated", "invalid_request", "messages");
     renamed = fitted.renamed;
     body = source.encodeRequest(fitted.ir, {
       model: candidate.upstreamModel,
@@ -135,6 +136,11 @@ export function planExchange(inbound: InboundRequest, candidate: Candidate): Exc
 function forCandidate(ir: IrRequest, candidate: Candidate): IrRequest {
   if (!ir.reasoning || reasons(candidate)) return ir;
   return { ...ir, reasoning: undefined };
+}
+
+/** A turn with something a source can take (not just blank text or unsigned reasoning). */
+function sendable(message: IrRequest["messages"][number]): boolean {
+  return message.content.some((p) => !(p.type === "text" && isBlank(p.text)) && !(p.type === "reasoning" && !p.signature && !p.redactedData));
 }
 
 function reasons(candidate: Candidate): boolean {

@@ -139,7 +139,15 @@ export function resolveRequest(registry: Registry, model: string | undefined, fa
   if ((fallbacks ?? []).length > MAX_FALLBACK_MODELS) {
     throw badRequest(`models: at most ${MAX_FALLBACK_MODELS} fallback models are allowed`, "invalid_models", "models");
   }
-  if (names.length === 1) return resolveModel(registry, names[0]!, inbound);
+  if (names.length === 1) {
+    // Unknown as `model` is a 404; unknown as an entry of the `models` list is the request's own mistake (400).
+    try {
+      return resolveModel(registry, names[0]!, inbound);
+    } catch (err) {
+      if (model === undefined && err instanceof BitRouterError && err.status === 404) throw badRequest(`models: ${err.message}`, "invalid_models", "models");
+      throw err;
+    }
+  }
 
   const candidates: Candidate[] = [];
   const skipped: Skipped[] = [];
@@ -151,7 +159,7 @@ export function resolveRequest(registry: Registry, model: string | undefined, fa
       resolution = resolveModel(registry, name, inbound);
     } catch (err) {
       if (!(err instanceof BitRouterError)) throw err;
-      if (err.status === 404 && name !== names[0]) {
+      if (err.status === 404 && (name !== names[0] || model === undefined)) {
         throw badRequest(`models: ${err.message}`, "invalid_models", "models");
       }
       firstError ??= err;

@@ -6,7 +6,6 @@ import type { AppEnv } from "./app.ts";
 export interface ServeOptions {
   host: string;
   port: number;
-  bodyLimitBytes: number;
   /** Bun's per-connection idle timer, seconds (default 60). */
   idleTimeoutSecs?: number;
 }
@@ -25,8 +24,9 @@ export function startServer(app: Hono<AppEnv>, options: ServeOptions): RunningSe
     // the timer off for their own request (disableIdleTimeout) and rely on our deadlines.
     idleTimeout: options.idleTimeoutSecs ?? 60,
     development: false,
-    // Our own limit (server/request-body.ts) answers first, with a JSON error.
-    maxRequestBodySize: options.bodyLimitBytes + 1024 * 1024,
+    // Our own limit (server/request-body.ts) answers every oversized body, declared or
+    // chunked, with a JSON error in the route's protocol; Bun's own would be a bare 413.
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     fetch: (request, bunServer) => app.fetch(request, { server: bunServer }),
   });
   const url = new URL(server.url.href);

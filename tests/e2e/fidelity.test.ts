@@ -423,3 +423,107 @@ describe("found by trying it as a new user would (review of this issue)", () => 
     expect(res.status).toBe(400);
   });
 });
+
+describe("found by a second new user, from the README alone (review of this issue)", () => {
+  test("a Chat stream that ends with [DONE] but no finish_reason gets one supplied, for a Chat client and across protocols", async () => {
+    const frames = [chatChunk({ role: "assistant", content: "Hel" }), chatChunk({ content: "lo" }), sse.chat("[DONE]")];
+    fleet.chatsrc.script = { frames };
+    const completion = await fleet.openai.chat.completions.stream({ model: "chatsrc:m", messages: say("x") }).finalChatCompletion();
+    expect(completion.choices[0]).toMatchObject({ message: { content: "Hello" }, finish_reason: "stop" });
+    fleet.chatsrc.script = { frames: [chatChunk({ role: "assistant", tool_calls: [{ index: 0, id: "call_1", type: "function", function: { name: "f", arguments: "{}" } }] }), sse.chat("[DONE]")] };
+    const tools = await fleet.openai.chat.completions.stream({ model: "chatsrc:m", messages: say("x") }).finalChatCompletion();
+    expect(tools.choices[0]!.finish_reason).toBe("tool_calls");
+    const message = await fleet.anthropic.messages.stream({ model: "chatsrc:m", max_tokens: 10, messages: say("x") }).finalMessage();
+    expect(message.stop_reason).toBe("tool_use");
+  });
+
+  test("tool calls without ids in a whole answer get unique ids in every client protocol", async () => {
+    fleet.chatsrc.script = {
+      json: { id: "c", object: "chat.completion", created: 1, model: "m", choices: [{ index: 0, message: { role: "assistant", content: null, tool_calls: [{ type: "function", function: { name: "f", arguments: "{}" } }, { type: "function", function: { name: "g", arguments: "{}" } }] }, finish_reason: "tool_calls" }] },
+    };
+    const message = await fleet.anthropic.messages.create({ model: "chatsrc:m", max_tokens: 10, messages: say("x") });
+    const ids = message.content.map((b) => (b.type === "tool_use" ? b.id : ""));
+    expect(new Set(ids).size).toBe(2);
+    for (const id of ids) expect(id).toMatch(/^toolu_[a-zA-Z0-9_-]+$/);
+    const response = await fleet.openai.responses.create({ model: "chatsrc:m", input: "x" });
+    const callIds = response.output.map((o) => (o.type === "function_call" ? o.call_id : ""));
+    expect(new Set(callIds).size).toBe(2);
+    expect(callIds).not.toContain("");
+  });
+
+  test("interleaved argument fragments of two calls end the stream with an error, never a corrupt call", async () => {
+    fleet.chatsrc.script = {
+      frames: [
+        chatChunk({ tool_calls: [{ index: 0, id: "call_a", type: "function", function: { name: "f", arguments: '{"a":' } }, { index: 1, id: "call_b", type: "function", function: { name: "g", arguments: '{"b":' } }] }),
+        chatChunk({ tool_calls: [{ index: 0, function: { arguments: "1}" } }] }),
+        chatChunk({ tool_calls: [{ index: 1, function: { arguments: "2}" } }] }),
+        chatChunk({}, "tool_calls"),
+        sse.chat("[DONE]"),
+      ],
+    };
+    const error = await fleet.anthropic.messages.stream({ model: "chatsrc:m", max_tokens: 10, messages: say("x") }).finalMessage().catch((e: Error) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect(String((error as Error).message)).toContain("interleaved");
+  });
+
+  test("a second call with neither id nor index is its own call", async () => {
+    fleet.chatsrc.script = {
+      frames: [chatChunk({ tool_calls: [{ type: "function", function: { name: "get_w", arguments: { city: "Paris" } } }] }), chatChunk({ tool_calls: [{ type: "function", function: { name: "get_t", arguments: "" } }] }), chatChunk({}, "stop"), sse.chat("[DONE]")],
+    };
+    const message = await fleet.anthropic.messages.stream({ model: "chatsrc:m", max_tokens: 10, messages: say("x") }).finalMessage();
+    expect(message.content.map((b) => (b.type === "tool_use" ? [b.name, b.input] : []))).toEqual([
+      ["get_w", { city: "Paris" }],
+      ["get_t", {}],
+    ]);
+  });
+
+  test("a conversation that is empty once translated gets a 400, never an empty request to the source", async () => {
+    for (const body of [
+      { model: "msgsrc:m", messages: [{ role: "user", content: null }] },
+      { model: "msgsrc:m", messages: [{ role: "user", content: "   " }] },
+    ]) {
+      const res = await post("/v1/chat/completions", body);
+      expect(res.status).toBe(400);
+    }
+    expect((await post("/v1/responses", { model: "msgsrc:m", input: [] })).status).toBe(400);
+    expect(fleet.msgsrc.requests().filter((j) => j.method === "POST")).toHaveLength(0);
+  });
+
+  test("tool results given as JSON objects are sent as their JSON text; a string image_url is read; a URL document to Chat is refused by name", async () => {
+    await fleet.openai.responses.create({ model: "msgsrc:m", input: [{ type: "function_call", call_id: "c1", name: "f", arguments: "{}" }, { type: "function_call_output", call_id: "c1", output: { a: 1 } as never }] });
+    const result = (fleet.sent(fleet.msgsrc).messages as { content: { type: string; content?: { text: string }[] }[] }[]).flatMap((m) => m.content).find((b) => b.type === "tool_result");
+    expect(result?.content?.[0]?.text).toBe('{"a":1}');
+    await post("/v1/chat/completions", { model: "msgsrc:m", messages: [{ role: "user", content: [{ type: "image_url", image_url: "https://example.com/y.png" }, { type: "text", text: "?" }] }] });
+    expect(JSON.stringify(fleet.sent(fleet.msgsrc).messages)).toContain('"url":"https://example.com/y.png"');
+    const doc = await post("/v1/messages", { model: "chatsrc:m", max_tokens: 10, messages: [{ role: "user", content: [{ type: "document", source: { type: "url", url: "https://example.com/a.pdf" } }, { type: "text", text: "?" }] }] });
+    expect(doc.status).toBe(400);
+    expect(await doc.text()).toContain("document given by URL");
+  });
+
+  test("a history ending in reasoning a Chat model does not take ends with the last real turn, not an empty assistant turn", async () => {
+    await fleet.openai.responses.create({ model: "chatsrc:m", input: [{ role: "user", content: "x" }, { type: "reasoning", id: "rs_1", summary: [{ type: "summary_text", text: "thinking" }] } as never] });
+    const messages = fleet.sent(fleet.chatsrc).messages as { role: string }[];
+    expect(messages.at(-1)!.role).toBe("user");
+  });
+
+  test("an unknown entry of the models list is a 400 even when it stands alone", async () => {
+    const res = await post("/v1/chat/completions", { messages: say("x"), models: ["nope"] });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("invalid_models");
+  });
+
+  test("a declared body far over the limit gets a JSON 413 in the route's shape, not a bare one", async () => {
+    const url = new URL(fleet.bitrouter.url);
+    const text = await new Promise<string>((resolve) => {
+      let out = "";
+      const socket = require("node:net").connect(Number(url.port), url.hostname, () => socket.write("POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000000000\r\n\r\n{"));
+      socket.on("data", (d: Buffer) => (out += d.toString()));
+      socket.on("close", () => resolve(out));
+      socket.on("error", () => resolve(out));
+      setTimeout(() => socket.destroy(), 3000);
+    });
+    expect(text).toStartWith("HTTP/1.1 413");
+    expect(text).toContain('"type":"error"');
+    expect(text).toContain("x-bitrouter-request-id");
+  });
+});

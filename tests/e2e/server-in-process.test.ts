@@ -21,7 +21,7 @@ beforeAll(async () => {
   const app = createApp({ registry: () => registry, upstream: createUpstreamClient({ fetch }), log: silentLogger });
   // Bun's idle timer at 2 s: without disableIdleTimeout on inference routes, a stream that
   // pauses for 6 s (well within read_secs) would have the client's connection cut at about 4 s.
-  server = startServer(app, { host: "127.0.0.1", port: 0, bodyLimitBytes: 1 << 20, idleTimeoutSecs: 2 });
+  server = startServer(app, { host: "127.0.0.1", port: 0, idleTimeoutSecs: 2 });
 });
 afterAll(async () => {
   await server.stop(0);

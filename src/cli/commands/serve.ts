@@ -65,7 +65,7 @@ export async function serveCommand(argv: string[], io: Io, signals: ServeSignals
   const app = createApp({ registry: live.current, upstream, log, subscriptions });
   let server: ReturnType<typeof startServer>;
   try {
-    server = startServer(app, { host: listen.host, port: listen.port, bodyLimitBytes: registry.settings.bodyLimitBytes });
+    server = startServer(app, { host: listen.host, port: listen.port });
   } catch (err) {
     io.stderr(`error: cannot listen on ${listenText}: ${(err as Error).message}\n`);
     return EXIT_FAILURE;

@@ -4,7 +4,7 @@ import { badRequest } from "../../errors.ts";
 import { hasContent, vanishingTurn } from "../fields.ts";
 import { chatErrorFrame } from "./errors.ts";
 import type { MediaSource, Message, Part, Request, Response, StopReason, StreamDecoder, StreamEncoder, StreamEvent, Tool, ToolChoice, Usage } from "../ir.ts";
-import { argumentsText, isBlank, openaiEffort, settledStop, textOf, wholeArguments } from "../ir.ts";
+import { argumentsText, isBlank, openaiEffort, settledStop, textOf, wholeArguments, withCallIds } from "../ir.ts";
 import { asArray, asNumber, asObject, asString, isObject, type Json, malformed, parseEventData } from "../json.ts";
 
 // ── requests ────────────────────────────────────────────────────────────────────────────
@@ -90,7 +90,8 @@ function decodeUserContent(content: unknown): Part[] {
   for (const raw of asArray(content)) {
     const p = asObject(raw);
     if (p.type === "text") parts.push({ type: "text", text: asString(p.text) ?? "" });
-    else if (p.type === "image_url") parts.push({ type: "image", source: mediaFromUrl(asString(asObject(p.image_url).url) ?? "") });
+    // image_url is an object ({url}); some clients send the URL string itself.
+    else if (p.type === "image_url") parts.push({ type: "image", source: mediaFromUrl(asString(p.image_url) ?? asString(asObject(p.image_url).url) ?? "") });
     else if (p.type === "file") {
       const file = asObject(p.file);
       const data = asString(file.file_data);
@@ -171,9 +172,12 @@ function encodeChatMessage(message: Message, reasoningHistory: boolean): Json[] 
       .map((p) => (p as { text: string }).text)
       .join("");
     const calls = message.content.filter((p): p is Extract<Part, { type: "tool_call" }> => p.type === "tool_call");
-    const out: Json = { role: "assistant", content: text === "" && calls.length > 0 ? null : text };
     // Reasoning goes back only to models declared to reason: other Chat sources reject or ignore it.
     const reasoning = reasoningHistory ? message.content.filter((p) => p.type === "reasoning").map((p) => (p as { text: string }).text).join("") : "";
+    // A turn with nothing left to send (only reasoning this source does not take) is left out,
+    // rather than sent as an empty assistant turn the model would continue.
+    if (text === "" && calls.length === 0 && reasoning === "") return [];
+    const out: Json = { role: "assistant", content: text === "" && calls.length > 0 ? null : text };
     if (reasoning) out.reasoning_content = reasoning;
     if (calls.length > 0) out.tool_calls = calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: wholeArguments(c.arguments) } }));
     return [out];
@@ -205,6 +209,8 @@ function encodeChatPart(part: Part): Json | null {
       return { type: "image_url", image_url: { url: mediaToUrl(part.source) } };
     case "document":
       if (part.source.kind === "text") return { type: "text", text: part.source.text };
+      // Chat's file part carries data, never a link: a document by URL cannot be sent as it is.
+      if (part.source.kind === "url") throw badRequest(`a document given by URL (${part.source.url.slice(0, 80)}) cannot be sent to a Chat Completions source; send its data (base64) instead`, "unsupported_parameter", "messages");
       return { type: "file", file: { file_data: mediaToUrl(part.source), ...(part.filename ? { filename: part.filename } : {}) } };
     default:
       return null;
@@ -261,7 +267,7 @@ export function encodeChatResponse(ir: Response, context: ChatResponseContext): 
   if (reasoning) message.reasoning_content = reasoning;
   const refusal = ir.content.find((p) => p.type === "refusal");
   message.refusal = refusal ? (refusal as { text: string }).text : null;
-  const calls = ir.content.filter((p): p is Extract<Part, { type: "tool_call" }> => p.type === "tool_call");
+  const calls = withCallIds(ir.content, (n) => toolCallId(context.id, n)).filter((p): p is Extract<Part, { type: "tool_call" }> => p.type === "tool_call");
   if (calls.length > 0) message.tool_calls = calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: wholeArguments(c.arguments) } }));
   if (message.content === null && calls.length === 0 && !refusal) message.content = "";
   return {
@@ -367,8 +373,10 @@ export function chatStreamDecoder(): StreamDecoder {
           const id = asString(tc.id) || undefined;
           let call = index !== undefined ? atIndex.get(index) : last;
           const fn = asObject(tc.function);
-          // A different id that comes with a name opens a new call, even at the same index.
-          if (!call || (id !== undefined && call.id !== undefined && id !== call.id && asString(fn.name))) {
+          // A name for a call that has one opens a new call: with a different id (even at the same
+          // index), or with neither id nor index (sources that number nothing).
+          const renamed = call !== undefined && asString(fn.name) !== undefined && call.name !== undefined;
+          if (!call || (renamed && (id !== undefined ? call.id !== undefined && id !== call.id : index === undefined))) {
             settle(events);
             call = { ordinal: calls.length, pending: "", open: false };
             calls.push(call);
@@ -380,6 +388,9 @@ export function chatStreamDecoder(): StreamDecoder {
           if (isObject(fn.arguments)) call.objectArgs = { ...call.objectArgs, ...fn.arguments };
           const args = asString(fn.arguments) ?? "";
           if (call.open) {
+            // Fragments of an earlier call after a later one opened cannot be expressed in
+            // Messages or Responses streams (one block at a time): an honest failure, not a corrupt call.
+            if (args && call !== calls.at(-1)) return [{ type: "error", message: "the source interleaved the arguments of two tool calls, which the client's protocol cannot express" }];
             if (args) events.push({ type: "tool_call", index: call.ordinal, arguments: args });
           } else if (call.name && call.id) {
             events.push(opening(call, args));

@@ -36,8 +36,16 @@ export function chatPassthroughRelay(options: ChatPassthroughOptions): StreamRel
   let done = false;
   let failure: string | null = null;
   let usage: Usage | null = null;
+  /** What a finish chunk BitRouter supplies needs: the source's id and created, and whether it called tools. */
+  let sourceId: string | undefined;
+  let created: number | undefined;
+  let calledTools = false;
 
   const learnModel = (block: string) => {
+    if (sourceId === undefined) {
+      sourceId = /"id"\s*:\s*"((?:[^"\\]|\\.)*)"/.exec(block)?.[1];
+      created = Number(/"created"\s*:\s*(\d+)/.exec(block)?.[1]) || undefined;
+    }
     if (sourceModelField !== undefined) return;
     const found = MODEL_FIELD.exec(block)?.[0];
     if (found === undefined) return;
@@ -73,6 +81,10 @@ export function chatPassthroughRelay(options: ChatPassthroughOptions): StreamRel
         return;
       }
       done = true;
+      // The source's own end marker without a finish reason (some servers omit it): the
+      // answer is over, and the openai SDK refuses a stream without one, so it is supplied.
+      if (!finished) text += dataFrame(JSON.stringify({ id: sourceId ?? "chatcmpl-bitrouter", object: "chat.completion.chunk", created: created ?? Math.floor(Date.now() / 1000), model: options.requestedModel, choices: [{ index: 0, delta: {}, finish_reason: calledTools ? "tool_calls" : "stop" }] }));
+      finished = true;
       text += dataFrame("[DONE]");
       return;
     }
@@ -102,6 +114,7 @@ export function chatPassthroughRelay(options: ChatPassthroughOptions): StreamRel
         return;
       }
       if (hasContent(choice.delta)) committed = true;
+      if (choice.delta?.tool_calls) calledTools = true;
       if (choice.finish_reason) finished = committed = true;
     }
     if (chunk.usage) {
@@ -126,6 +139,7 @@ export function chatPassthroughRelay(options: ChatPassthroughOptions): StreamRel
       plainEnd = eventStart(view, usageAt);
       lastPlain = plainEnd === 0 ? -1 : eventStart(view, plainEnd - 3);
     }
+    if (plainEnd > 0 && !calledTools && view.subarray(0, plainEnd).indexOf(TOOL_CALLS_KEY) !== -1) calledTools = true;
     if (plainEnd > 0) {
       // A finish chunk is the last plain event before anything else, so only that one needs the check.
       if (!finished && lastPlain >= 0 && FINISH_REASON.test(decoder.decode(view.subarray(lastPlain, plainEnd)))) finished = true;
@@ -198,6 +212,7 @@ export function chatPassthroughRelay(options: ChatPassthroughOptions): StreamRel
 const DATA = Buffer.from("data:");
 const ERROR_OBJECT = Buffer.from('{"error"');
 const USAGE_KEY = Buffer.from('"usage"');
+const TOOL_CALLS_KEY = Buffer.from('"tool_calls"');
 
 /**
  * How far `view` is plain token events: one `data: {…}` line each (or a comment), none an

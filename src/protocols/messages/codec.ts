@@ -2,7 +2,7 @@
 // events. Anthropic's input_tokens excludes cached tokens; ours includes them.
 import type { BitRouterError } from "../../errors.ts";
 import type { MediaSource, Message, Part, Request, Response, StopReason, StreamDecoder, StreamEncoder, StreamEvent, Tool, ToolChoice, Usage } from "../ir.ts";
-import { mergeUsage, parseArguments, settledStop } from "../ir.ts";
+import { mergeUsage, parseArguments, settledStop, withCallIds } from "../ir.ts";
 import { asArray, asNumber, asObject, asString, isObject, type Json, malformed, parseEventData } from "../json.ts";
 import { errorText } from "../chat-completions/codec.ts";
 import { hasContent, vanishingTurn } from "../fields.ts";
@@ -97,7 +97,8 @@ function decodeBlocks(content: unknown): Part[] {
         parts.push({
           type: "tool_result",
           callId: asString(b.tool_use_id) ?? "",
-          content: decodeBlocks(b.content ?? "").filter((p) => p.type === "text" || p.type === "image"),
+          // Blocks or a string; a bare JSON value (some clients) is sent on as its JSON text.
+          content: b.content === undefined || b.content === null || typeof b.content === "string" || Array.isArray(b.content) ? decodeBlocks(b.content ?? "").filter((p) => p.type === "text" || p.type === "image") : [{ type: "text", text: JSON.stringify(b.content) }],
           ...(b.is_error === true ? { isError: true } : {}),
           ...cache,
         });
@@ -230,7 +231,9 @@ export function encodeMessagesResponse(ir: Response, context: { id: string; mode
     type: "message",
     role: "assistant",
     model: context.model,
-    content: ir.content.map(encodePart).filter((b): b is Json => b !== null),
+    content: withCallIds(ir.content, (n) => `toolu_${context.id.replace(/^msg_/, "").slice(-24)}_${n}`)
+      .map(encodePart)
+      .filter((b): b is Json => b !== null),
     stop_reason: STOP_OUT[ir.stopReason],
     stop_sequence: null,
     usage: writeMessagesUsage(ir.usage),

@@ -3,7 +3,7 @@
 import { errorText, mediaFromUrl, mediaToUrl } from "../chat-completions/codec.ts";
 import { hasContent, vanishingTurn } from "../fields.ts";
 import type { Message, Part, Request, Response, StopReason, StreamDecoder, StreamEncoder, StreamEvent, Usage } from "../ir.ts";
-import { argumentsText, isBlank, openaiEffort, textOf, wholeArguments } from "../ir.ts";
+import { argumentsText, isBlank, openaiEffort, textOf, wholeArguments, withCallIds } from "../ir.ts";
 import { asArray, asNumber, asObject, asString, isObject, type Json, malformed, parseEventData } from "../json.ts";
 
 // ── requests ────────────────────────────────────────────────────────────────────────────
@@ -43,7 +43,8 @@ export function decodeResponsesRequest(body: Json): Request {
       push("assistant", { type: "tool_call", id: asString(item.call_id) ?? "", name: asString(item.name) ?? "", arguments: wholeArguments(argumentsText(item.arguments) ?? "") });
     } else if (type === "function_call_output") {
       opening = false;
-      const output = typeof item.output === "string" ? [{ type: "text" as const, text: item.output }] : decodeContent(item.output).filter((p) => p.type === "text" || p.type === "image");
+      // A string, a list of parts, or (some clients) a bare JSON value, sent on as its JSON text.
+      const output = typeof item.output === "string" ? [{ type: "text" as const, text: item.output }] : Array.isArray(item.output) ? decodeContent(item.output).filter((p) => p.type === "text" || p.type === "image") : [{ type: "text" as const, text: item.output === undefined ? "" : JSON.stringify(item.output) }];
       push("user", { type: "tool_result", callId: asString(item.call_id) ?? "", content: output });
     } else if (type === "reasoning") {
       const text = asArray(item.summary)
@@ -218,7 +219,7 @@ export function encodeResponsesResponse(ir: Response, context: ResponsesContext)
   if (text) messageContent.push(outputText(text));
   for (const part of ir.content) if (part.type === "refusal") messageContent.push({ type: "refusal", refusal: part.text });
   if (messageContent.length > 0) output.push({ id: itemId("msg"), type: "message", status: "completed", role: "assistant", content: messageContent });
-  for (const part of ir.content) {
+  for (const part of withCallIds(ir.content, (k) => `call_${context.id.replace(/^resp_/, "")}_${k}`)) {
     if (part.type === "tool_call") output.push({ id: itemId("fc"), type: "function_call", status: "completed", call_id: part.id, name: part.name, arguments: wholeArguments(part.arguments) });
   }
   return responseObject(context, ir.stopReason === "length" ? "incomplete" : "completed", output, ir.usage);
