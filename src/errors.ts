@@ -15,6 +15,8 @@ export type ErrorType =
 export interface AttemptRecord {
   provider: string;
   model: string;
+  /** The account's label, for a source with several accounts. */
+  account?: string;
   status: number | null;
   reason: string;
 }

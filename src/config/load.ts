@@ -8,6 +8,7 @@ import type { z } from "zod";
 import { closestMatches } from "../did-you-mean.ts";
 import { type ConfigFile, configSchema, IGNORED_ORIGINAL_KEYS } from "./schema.ts";
 import { BUILTIN_IDS } from "../sources/catalog.ts";
+import { isPlanId } from "../subscriptions/plans.ts";
 import { parseListen, isLoopbackHost } from "./listen.ts";
 
 export type ConfigPath = (string | number)[];
@@ -205,6 +206,31 @@ const MIN_BODY_LIMIT_MB = 0.01;
 const TIMEOUT_FLOORS: Record<string, number> = { connect_secs: 0.1, read_secs: 1, total_secs: 1 };
 const TIMEOUT_DEFAULTS: Record<string, string> = { connect_secs: "10", read_secs: "300", total_secs: "none" };
 
+/** An api_base that cannot work: not an http(s) URL, or ending in the endpoint path BitRouter appends. */
+function baseProblems(base: string, path: ConfigPath, locate: Locator): ConfigProblem[] {
+  const name = path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? p : `.${p}`)).join("");
+  let url: URL | undefined;
+  try {
+    url = new URL(base);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
+    return [{ ...locate.at(path), severity: "error", message: `${name} '${base}' is not an http(s) URL`, hint: "for example http://localhost:11434/v1" }];
+  }
+  // The endpoint path is appended per protocol: a base that already ends in one 404s every request.
+  const endpoint = ENDPOINT_SUFFIX.exec(url.pathname.replace(/\/+$/, ""))?.[0];
+  if (!endpoint) return [];
+  return [
+    {
+      ...locate.at(path),
+      severity: "error",
+      message: `${name} ends in '${endpoint}', which BitRouter appends itself (every request would go to …${endpoint}${endpoint})`,
+      hint: `api_base: ${base.replace(/\/+$/, "").slice(0, -endpoint.length)}`,
+    },
+  ];
+}
+
 function semanticProblems(config: ConfigFile, locate: Locator): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const providerIds = new Set([...Object.keys(config.providers ?? {}), ...BUILTIN_IDS]);
@@ -231,27 +257,8 @@ function semanticProblems(config: ConfigFile, locate: Locator): ConfigProblem[] 
     }
     const base = provider?.api_base;
     if (base !== undefined && base !== "") {
-      let url: URL | undefined;
-      try {
-        url = new URL(base);
-      } catch {
-        url = undefined;
-      }
-      if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
-        problems.push({ ...locate.at(["providers", id, "api_base"]), severity: "error", message: `providers.${id}.api_base '${base}' is not an http(s) URL`, hint: "for example http://localhost:11434/v1" });
-      } else {
-        // The endpoint path is appended per protocol: a base that already ends in one 404s every request.
-        const endpoint = ENDPOINT_SUFFIX.exec(url.pathname.replace(/\/+$/, ""))?.[0];
-        if (endpoint) {
-          problems.push({
-            ...locate.at(["providers", id, "api_base"]),
-            severity: "error",
-            message: `providers.${id}.api_base ends in '${endpoint}', which BitRouter appends itself (every request would go to …${endpoint}${endpoint})`,
-            hint: `api_base: ${base.replace(/\/+$/, "").slice(0, -endpoint.length)}`,
-          });
-        }
-      }
-    } else if (!BUILTIN_IDS.includes(id)) {
+      problems.push(...baseProblems(base, ["providers", id, "api_base"], locate));
+    } else if (!BUILTIN_IDS.includes(id) && !provider?.accounts?.every((a) => a.api_base)) {
       const close = closestMatches(id, BUILTIN_IDS, 1)[0];
       problems.push({
         ...locate.at(["providers", id], true),
@@ -260,6 +267,25 @@ function semanticProblems(config: ConfigFile, locate: Locator): ConfigProblem[] 
         hint: close ? `did you mean the built-in '${close}'? otherwise add api_base: https://…/v1` : "add api_base: https://…/v1",
       });
     }
+    const labels = new Map<string, number>();
+    (provider?.accounts ?? []).forEach((account, i) => {
+      const path = ["providers", id, "accounts", i];
+      const label = account.label ?? `account-${i + 1}`;
+      const earlier = labels.get(label);
+      if (earlier !== undefined) {
+        problems.push({ ...locate.at([...path, "label"]), severity: "error", message: `providers.${id}.accounts[${i}] has the label '${label}' of accounts[${earlier}]; each account needs its own`, hint: "give every account a different label" });
+      }
+      labels.set(label, i);
+      if (isPlanId(id) && account.api_key !== undefined) {
+        problems.push({
+          ...locate.at([...path, "api_key"]),
+          severity: "error",
+          message: `providers.${id} is a subscription plan: its accounts are logins, not keys`,
+          hint: `remove api_key and run \`bitrouter login ${id} --label ${label}\``,
+        });
+      }
+      if (account.api_base) problems.push(...baseProblems(account.api_base, [...path, "api_base"], locate));
+    });
   }
 
   // Auth on with no usable key: every request would get a 401.
@@ -271,6 +297,16 @@ function semanticProblems(config: ConfigFile, locate: Locator): ConfigProblem[] 
       severity: "error",
       message: config.server?.api_keys?.length ? "server.api_keys has no usable key (every entry is empty or an unset variable), so no request could ever be authorised" : "skip_auth is false but there are no server.api_keys, so no request could ever be authorised",
       hint: 'add api_keys: ["${BITROUTER_KEY}"] and set that variable, or set skip_auth: true (loopback only)',
+    });
+  }
+
+  const health = typeof config.health === "object" && config.health !== null ? config.health : undefined;
+  if (health?.cooldown_min_secs !== undefined && health.cooldown_max_secs !== undefined && health.cooldown_min_secs > health.cooldown_max_secs) {
+    problems.push({
+      ...locate.at(["health", "cooldown_min_secs"]),
+      severity: "error",
+      message: `health.cooldown_min_secs (${health.cooldown_min_secs}) is above health.cooldown_max_secs (${health.cooldown_max_secs})`,
+      hint: "the backoff grows from the minimum to the maximum; swap them",
     });
   }
 

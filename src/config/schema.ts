@@ -69,9 +69,23 @@ const providerModel = z.strictObject({
   context_length: numberish(z.number().int().positive()).optional(),
 });
 
+/** One credential of a provider (SPEC §16): its own key and base URL, or, for a plan, a stored login's label. */
+const account = z.strictObject({
+  label: z.string().min(1).optional(),
+  api_key: z.string().optional(),
+  api_base: z.string().optional(),
+});
+
+export const ACCOUNT_STRATEGIES = ["failover", "round_robin", "drain_soonest"] as const;
+export type AccountStrategy = (typeof ACCOUNT_STRATEGIES)[number];
+/** `balance` is the original BitRouter's name for rotating accounts. */
+const accountStrategy = z.enum([...ACCOUNT_STRATEGIES, "balance"]).transform((s): AccountStrategy => (s === "balance" ? "round_robin" : s));
+
 const provider = z.strictObject({
   api_base: z.string().optional(),
   api_key: z.string().optional(),
+  accounts: z.array(account).min(1).optional(),
+  account_strategy: accountStrategy.optional(),
   api_protocol: apiProtocol.optional(),
   models: z.array(providerModel).optional(),
   active: boolean.optional(),
@@ -114,17 +128,40 @@ const detect = z.union([
   }),
 ]);
 
+/** Source health across requests (SPEC §14): `health: false`, or the tuning. */
+const health = z.union([
+  boolean,
+  z.strictObject({
+    enabled: boolean.optional(),
+    /** Consecutive 5xx / connect / timeout failures before a target cools. */
+    allowed_fails: numberish(z.number().int().positive()).optional(),
+    cooldown_min_secs: seconds.optional(),
+    cooldown_max_secs: seconds.optional(),
+  }),
+]);
+
+/** Plan windows and session affinity (SPEC §15, §16). */
+const subscriptions = z.strictObject({
+  /** Utilisation (0–1) of any window above which the account is demoted until that window resets. */
+  spill_at: numberish(z.number().gt(0).max(1)).optional(),
+  /** How long a conversation stays bound to the account that served it, after its last request. */
+  session_ttl_secs: seconds.optional(),
+});
+
 // Sections may be present but empty (only comments under them): YAML reads that as null.
 export const configSchema = z.strictObject({
   server: server.nullish(),
   upstream: upstream.nullish(),
   detect: detect.nullish(),
+  health: health.nullish(),
+  subscriptions: subscriptions.nullish(),
   providers: z.record(z.string().min(1), provider.nullable()).nullish(),
   models: z.record(z.string().min(1), virtualModel).nullish(),
 });
 
 export type ConfigFile = z.infer<typeof configSchema>;
 export type ProviderConfig = z.infer<typeof provider>;
+export type AccountConfig = z.infer<typeof account>;
 export type TimeoutsConfig = z.infer<typeof timeouts>;
 export type Compatibility = z.infer<typeof compatibility>;
 
@@ -156,8 +193,6 @@ export const IGNORED_ORIGINAL_KEYS: readonly string[] = [
   "upstream.timeouts.tcp_keepalive_secs",
   "providers.*.protocol_endpoints",
   "providers.*.derives",
-  "providers.*.accounts",
-  "providers.*.account_strategy",
   "providers.*.class",
   "providers.*.tags",
   "providers.*.rate_limits",

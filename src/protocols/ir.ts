@@ -97,7 +97,9 @@ export type StreamEvent =
   /** An in-band error from the source. */
   | { type: "error"; message: string }
   /** The source's own end marker ([DONE], message_stop, response.completed). */
-  | { type: "done" };
+  | { type: "done" }
+  /** A plan's quota windows, stated in-band (Codex's `codex.rate_limits`): read, never relayed. */
+  | { type: "limits"; data: Record<string, unknown> };
 
 /** Reads one upstream event (SSE `event:` name and `data:`) into stream events. */
 export interface StreamDecoder {

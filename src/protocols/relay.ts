@@ -23,6 +23,8 @@ export interface StreamRelay {
   /** An in-band error, a malformed event or a truncation: the stream cannot go on. */
   readonly failure: string | null;
   readonly usage: Usage | null;
+  /** The last in-band quota statement of a plan (Codex's `codex.rate_limits` event), if any. */
+  readonly limits?: Record<string, unknown> | null;
   /** The client protocol's terminal error frame(s). */
   errorFrame(error: BitRouterError): string;
 }

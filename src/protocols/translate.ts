@@ -14,10 +14,11 @@ interface Watch {
   done: boolean;
   failure: string | null;
   usage: Usage | null;
+  limits: Record<string, unknown> | null;
 }
 
 function newWatch(): Watch {
-  return { committed: false, calledTools: false, finish: null, done: false, failure: null, usage: null };
+  return { committed: false, calledTools: false, finish: null, done: false, failure: null, usage: null, limits: null };
 }
 
 /** What every relay notices about an event, whatever it does with it. */
@@ -42,6 +43,9 @@ function observe(watch: Watch, event: StreamEvent): void {
       break;
     case "error":
       watch.failure = `upstream error in stream: ${event.message}`;
+      break;
+    case "limits":
+      watch.limits = event.data;
       break;
   }
 }
@@ -80,6 +84,9 @@ function relayOf(watch: Watch, outbox: Outbox, errorFrame: (error: BitRouterErro
     get usage() {
       return watch.usage;
     },
+    get limits() {
+      return watch.limits;
+    },
   };
 }
 
@@ -103,7 +110,7 @@ export function translatingRelay(decoder: StreamDecoder, encoder: StreamEncoder)
       for (const ir of decoder.decode(event, data)) {
         observe(watch, ir);
         if (watch.failure) return;
-        outbox.out += encoder.encode(ir);
+        if (ir.type !== "limits") outbox.out += encoder.encode(ir);
       }
       if (watch.done) close();
     }

@@ -5,7 +5,8 @@ import { type Logger, scrubSecrets } from "../log.ts";
 import type { Usage } from "../protocols/ir.ts";
 import { type AttemptFailure, classifyFailure, classifyStatus } from "../routing/classify.ts";
 import type { Attempt } from "../routing/failover.ts";
-import type { Candidate } from "../routing/resolve.ts";
+import type { Target } from "../routing/order.ts";
+import type { PlanObserver } from "../windows/observe.ts";
 import { type UpstreamClient, UpstreamFailure, type UpstreamResponse } from "../upstream/client.ts";
 import type { OAuthCredential } from "../subscriptions/credentials.ts";
 import { shapeForPlan } from "../subscriptions/shaping.ts";
@@ -28,7 +29,10 @@ export interface AttemptDeps {
   /** Tokens for sources that run on a subscription login. */
   subscriptions?: SubscriptionAuth;
   log?: Logger;
+  /** Reads the plan's quota windows off every answer of a plan source. */
+  plans?: PlanObserver;
 }
+
 
 export function createAttempt(inbound: InboundRequest, deps: AttemptDeps): Attempt<Committed> {
   return async (candidate, signal) => {
@@ -57,12 +61,13 @@ export function createAttempt(inbound: InboundRequest, deps: AttemptDeps): Attem
 
     let response: UpstreamResponse;
     try {
-      if (plan) login = await subscriptionsOf(deps).accessToken(plan);
+      const label = candidate.account.label;
+      if (plan) login = await subscriptionsOf(deps).accessToken(plan, label);
       response = await send();
       // A plan's token can be revoked before its expiry: refresh once and send again.
       if (response.status === 401 && plan && login) {
         await response.text(ERROR_BODY_LIMIT).catch(() => "");
-        login = await subscriptionsOf(deps).refreshAfterRejection(plan, login.token);
+        login = await subscriptionsOf(deps).refreshAfterRejection(plan, login.token, label);
         response = await send();
       }
     } catch (err) {
@@ -73,18 +78,22 @@ export function createAttempt(inbound: InboundRequest, deps: AttemptDeps): Attem
       return { ok: false, failure: classifyFailure(err) };
     }
 
+    if (plan) deps.plans?.headers(candidate, response.headers);
     if (response.status < 200 || response.status >= 300) {
       const body = await response.text(ERROR_BODY_LIMIT).catch(() => "");
       const failure = classifyStatus(response.status, response.headers, deps.maxRetryWaitMs);
-      failure.reason = `HTTP ${response.status}: ${scrubSecrets(upstreamMessage(body), candidate.source.apiKey).slice(0, 160)}`;
+      // A plan's own reset time says how long this account is out, when Retry-After does not.
+      const resetsAt = plan ? deps.plans?.rejection(candidate, response.status, body) : undefined;
+      if (resetsAt !== undefined && failure.retryAfterMs === undefined) failure.retryAfterMs = Math.max(0, resetsAt - Date.now());
+      failure.reason = `HTTP ${response.status}: ${scrubSecrets(upstreamMessage(body), candidate.apiKey).slice(0, 160)}`;
       if (failure.action === "surface") {
-        return { ok: false, failure, surfaced: exchange.surfacedError({ status: response.status, headers: response.headers, body: scrubSecrets(body, candidate.source.apiKey) }) };
+        return { ok: false, failure, surfaced: exchange.surfacedError({ status: response.status, headers: response.headers, body: scrubSecrets(body, candidate.apiKey) }) };
       }
       return { ok: false, failure };
     }
 
-    if (inbound.stream) return streamAttempt(exchange, response, candidate);
-    if (exchange.upstreamStream) return foldAttempt(exchange, response, candidate);
+    if (inbound.stream) return streamAttempt(exchange, response, candidate, deps.plans);
+    if (exchange.upstreamStream) return foldAttempt(exchange, response, candidate, deps.plans);
 
     let text: string;
     try {
@@ -93,7 +102,7 @@ export function createAttempt(inbound: InboundRequest, deps: AttemptDeps): Attem
       return { ok: false, failure: readFailure(err, candidate) };
     }
     const decoded = exchange.decodeJson(text);
-    if (!decoded.ok) return { ok: false, failure: invalid(scrubSecrets(decoded.reason, candidate.source.apiKey)) };
+    if (!decoded.ok) return { ok: false, failure: invalid(scrubSecrets(decoded.reason, candidate.apiKey)) };
     return { ok: true, value: { kind: "json", answer: { body: decoded.body, usage: decoded.usage }, upstreamHeaders: response.headers } };
   };
 }
@@ -110,7 +119,7 @@ function subscriptionsOf(deps: AttemptDeps): SubscriptionAuth {
 }
 
 /** A JSON answer read off a whole stream (a stream-only source). */
-async function foldAttempt(exchange: Exchange, response: UpstreamResponse, candidate: Candidate) {
+async function foldAttempt(exchange: Exchange, response: UpstreamResponse, candidate: Target, plans: PlanObserver | undefined) {
   const { relay, answer } = exchange.fold();
   try {
     for (;;) {
@@ -120,38 +129,42 @@ async function foldAttempt(exchange: Exchange, response: UpstreamResponse, candi
       if (relay.failure) break;
     }
     if (!relay.failure) relay.end();
+    if (relay.limits && candidate.source.plan) plans?.event(candidate, relay.limits);
   } catch (err) {
     response.cancel("failed");
     return { ok: false as const, failure: readFailure(err, candidate) };
   }
   if (relay.failure) {
     response.cancel("failed");
-    return { ok: false as const, failure: { status: null, kind: "stream" as const, reason: scrubSecrets(relay.failure, candidate.source.apiKey), action: "next" as const } };
+    return { ok: false as const, failure: { status: null, kind: "stream" as const, reason: scrubSecrets(relay.failure, candidate.apiKey), action: "next" as const } };
   }
   const decoded = answer();
   if (!decoded.ok) return { ok: false as const, failure: invalid(decoded.reason) };
   return { ok: true as const, value: { kind: "json" as const, answer: { body: decoded.body, usage: decoded.usage }, upstreamHeaders: response.headers } };
 }
 
-async function streamAttempt(exchange: Exchange, response: UpstreamResponse, candidate: Candidate) {
+async function streamAttempt(exchange: Exchange, response: UpstreamResponse, candidate: Target, plans: PlanObserver | undefined) {
   const contentType = response.headers.get("content-type") ?? "";
   if (!contentType.includes("text/event-stream")) {
     const body = await response.text(ERROR_BODY_LIMIT).catch(() => "");
     const reason = contentType.includes("json") && body.includes('"error"') ? `upstream error: ${upstreamMessage(body)}` : `expected an event stream, got '${contentType || "no content type"}'`;
-    return { ok: false as const, failure: invalid(scrubSecrets(reason, candidate.source.apiKey)) };
+    return { ok: false as const, failure: invalid(scrubSecrets(reason, candidate.apiKey)) };
   }
   const gate = await commitGate(response, exchange.relay());
+  // Codex states its windows in-band, ahead of the content; the rest of the stream is read at its end.
+  const limits = gate.ok ? gate.stream.relay.limits : undefined;
+  if (limits && candidate.source.plan) plans?.event(candidate, limits);
   if (!gate.ok) {
-    const failure: AttemptFailure = { status: null, kind: gate.timeout ? "timeout" : "stream", reason: scrubSecrets(gate.reason, candidate.source.apiKey), action: "next" };
+    const failure: AttemptFailure = { status: null, kind: gate.timeout ? "timeout" : "stream", reason: scrubSecrets(gate.reason, candidate.apiKey), action: "next" };
     return { ok: false as const, failure };
   }
-  return { ok: true as const, value: { kind: "stream" as const, stream: { ...gate.stream, secret: candidate.source.apiKey }, upstreamHeaders: response.headers } };
+  return { ok: true as const, value: { kind: "stream" as const, stream: { ...gate.stream, secret: candidate.apiKey }, upstreamHeaders: response.headers } };
 }
 
 /** A read that failed: the transport's own failure, or a decoder tripping over what the source sent. */
-function readFailure(err: unknown, candidate: Candidate): AttemptFailure {
+function readFailure(err: unknown, candidate: Target): AttemptFailure {
   if (err instanceof UpstreamFailure) return classifyFailure(err);
-  return invalid(scrubSecrets(`malformed response from upstream: ${messageOf(err)}`, candidate.source.apiKey));
+  return invalid(scrubSecrets(`malformed response from upstream: ${messageOf(err)}`, candidate.apiKey));
 }
 
 function invalid(reason: string): AttemptFailure {

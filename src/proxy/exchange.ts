@@ -12,7 +12,7 @@ import { asObject, type Json } from "../protocols/json.ts";
 import type { StreamRelay } from "../protocols/relay.ts";
 import { foldingEncoder } from "../protocols/fold.ts";
 import { translatingRelay } from "../protocols/translate.ts";
-import type { Candidate } from "../routing/resolve.ts";
+import type { Target } from "../routing/order.ts";
 import { endpointUrl, upstreamRequestHeaders } from "../upstream/headers.ts";
 
 export interface InboundRequest {
@@ -28,6 +28,8 @@ export interface InboundRequest {
   body: Json;
   /** Unix seconds, for ids and `created` fields. */
   created: number;
+  /** The conversation it belongs to (routing/session.ts), for account affinity. */
+  session?: string;
 }
 
 export interface Exchange {
@@ -62,7 +64,7 @@ export function clientContext(inbound: InboundRequest): ClientContext {
   return { requestId: inbound.requestId, model: inbound.requestedModel, created: inbound.created, includeUsage: inbound.wantsUsage };
 }
 
-export function planExchange(inbound: InboundRequest, candidate: Candidate): Exchange {
+export function planExchange(inbound: InboundRequest, candidate: Target): Exchange {
   const target = candidate.protocol;
   if (!isWireProtocol(target)) {
     throw new BitRouterError(501, "upstream_error", `${candidate.source.id} speaks ${target}, which this version cannot send yet`, { code: "protocol_unsupported" });
@@ -80,7 +82,7 @@ export function planExchange(inbound: InboundRequest, candidate: Candidate): Exc
     body = sameProtocolBody(inbound, candidate);
   } else {
     dropped = auditRequestFields(inbound.protocol, target, inbound.body, `${candidate.source.id}/${candidate.upstreamModel}`).dropped;
-    const fitted = fitRequest(forCandidate(irOf(inbound), candidate), target);
+    const fitted = fitRequest(forTarget(irOf(inbound), candidate), target);
     if (!fitted.ir.messages.some(sendable)) throw badRequest("the conversation has no turn with content to send: every message is empty once translated", "invalid_request", "messages");
     renamed = fitted.renamed;
     body = source.encodeRequest(fitted.ir, {
@@ -96,8 +98,8 @@ export function planExchange(inbound: InboundRequest, candidate: Candidate): Exc
   if (upstreamStream) body.stream = true;
   const decoder = () => restoringDecoder(source.streamDecoder(), renamed);
   return {
-    url: endpointUrl(candidate.source, target, candidate.upstreamModel, upstreamStream),
-    headers: upstreamRequestHeaders({ source: candidate.source, protocol: target, inbound: inbound.headers, requestId: inbound.requestId, stream: upstreamStream }),
+    url: endpointUrl(candidate.apiBase, target, candidate.upstreamModel, upstreamStream),
+    headers: upstreamRequestHeaders({ apiKey: candidate.apiKey, protocol: target, inbound: inbound.headers, requestId: inbound.requestId, stream: upstreamStream }),
     body,
     upstreamStream,
     fold() {
@@ -133,7 +135,7 @@ export function planExchange(inbound: InboundRequest, candidate: Candidate): Exc
  * declared with the `reasoning` capability: most models refuse a reasoning parameter with a 400,
  * which would end the agent's turn.
  */
-function forCandidate(ir: IrRequest, candidate: Candidate): IrRequest {
+function forTarget(ir: IrRequest, candidate: Target): IrRequest {
   if (!ir.reasoning || reasons(candidate)) return ir;
   return { ...ir, reasoning: undefined };
 }
@@ -143,11 +145,11 @@ function sendable(message: IrRequest["messages"][number]): boolean {
   return message.content.some((p) => !(p.type === "text" && isBlank(p.text)) && !(p.type === "reasoning" && !p.signature && !p.redactedData));
 }
 
-function reasons(candidate: Candidate): boolean {
+function reasons(candidate: Target): boolean {
   return candidate.model?.capabilities?.includes("reasoning") === true;
 }
 
-function sameProtocolBody(inbound: InboundRequest, candidate: Candidate): Json {
+function sameProtocolBody(inbound: InboundRequest, candidate: Target): Json {
   const body = DIALECTS[inbound.protocol].passthroughBody(inbound.body, candidate.upstreamModel);
   if (inbound.protocol !== "chat_completions") return body;
   // Chat: usage is always asked for (and only delivered when the client asked); compatibility flags apply.

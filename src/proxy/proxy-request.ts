@@ -1,11 +1,16 @@
-// A client request from resolution to response: walk the chain, then answer with the JSON
-// body or the committed stream, and write the one log line when it is over.
+// A client request from resolution to response: order the chain by what the router remembers,
+// walk it (recording each outcome), then answer with the JSON body or the committed stream,
+// and write the one log line when it is over.
 import { BitRouterError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Usage } from "../protocols/ir.ts";
 import { ClientGone, walkChain, type WalkResult } from "../routing/failover.ts";
-import type { Candidate, Resolution } from "../routing/resolve.ts";
+import { orderTargets, type Target } from "../routing/order.ts";
+import type { Resolution } from "../routing/resolve.ts";
 import type { Settings } from "../sources/registry.ts";
+import { outcomeOf } from "../state/health.ts";
+import type { TargetState } from "../state/target-state.ts";
+import type { PlanObserver } from "../windows/observe.ts";
 import type { SubscriptionAuth } from "../subscriptions/tokens.ts";
 import type { UpstreamClient } from "../upstream/client.ts";
 import { passedResponseHeaders } from "../upstream/headers.ts";
@@ -18,6 +23,10 @@ export interface ProxyDeps {
   subscriptions?: SubscriptionAuth;
   log: Logger;
   settings: Settings;
+  /** Health, windows, affinity: read to order the chain, written with each outcome. */
+  state: TargetState;
+  plans: PlanObserver;
+  now?: () => number;
   /** The client's connection: aborts when it goes away. */
   signal: AbortSignal;
   /** Renders a final error as the client protocol's terminal stream frame. */
@@ -28,28 +37,51 @@ const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache
 
 export async function proxyRequest(inbound: InboundRequest, resolution: Resolution, deps: ProxyDeps): Promise<Response> {
   const started = performance.now();
+  const now = deps.now ?? Date.now;
+  const { state, settings } = deps;
   const attempts = { count: 0 };
-  const attempt = createAttempt(inbound, { upstream: deps.upstream, maxRetryWaitMs: deps.settings.maxRetryWaitMs, subscriptions: deps.subscriptions, log: deps.log });
+  const targets = orderTargets(resolution.candidates, { state, settings, now: now(), session: inbound.session });
+  const attempt = createAttempt(inbound, { upstream: deps.upstream, maxRetryWaitMs: settings.maxRetryWaitMs, subscriptions: deps.subscriptions, log: deps.log, plans: deps.plans });
   const walk = walkChain(
-    resolution.candidates,
-    async (candidate, signal) => {
+    targets,
+    async (target, signal) => {
       attempts.count++;
-      return attempt(candidate, signal);
+      if (target.probe) state.claimProbe(target.key);
+      const result = await attempt(target, signal);
+      if (result.ok) served(target);
+      else if (settings.health.enabled) {
+        const outcome = outcomeOf(result.failure, now());
+        if (outcome) state.record(target.key, outcome, settings.health);
+      }
+      return result;
     },
     {
       requested: inbound.requestedModel,
       signal: deps.signal,
       onFailure: (failed) =>
-        deps.log.warn("attempt failed", { request_id: inbound.requestId, provider: failed.provider, model: failed.model, status: failed.status, reason: failed.reason }),
+        deps.log.warn("attempt failed", { request_id: inbound.requestId, provider: failed.provider, model: failed.model, account: failed.account, status: failed.status, reason: failed.reason }),
+      // A target that has just started cooling is not retried unless it is due back within the wait.
+      mayRetry: (target, waitMs) => {
+        const health = state.get(target.key);
+        return health?.state !== "cooling" || (health.until ?? 0) <= now() + waitMs;
+      },
     },
   );
 
-  const finished = (fields: { candidate?: Candidate; status: number; usage?: Usage | null; ttftMs?: number; error?: string }) => {
+  /** A success: the target is healthy again, and the conversation stays on its account. */
+  function served(target: Target): void {
+    if (settings.health.enabled && state.get(target.key)) state.record(target.key, { kind: "success" }, settings.health);
+    if (inbound.session !== undefined && target.source.accounts.length > 1) state.bind(inbound.session, target.source.id, target.account.label, settings.sessionTtlMs);
+  }
+
+  const demoted = targets.filter((t) => t.demoted).map((t) => `${t.source.id}:${t.upstreamModel}@${t.account.label} (${t.demoted!.reason})`);
+  const finished = (fields: { candidate?: Target; status: number; usage?: Usage | null; ttftMs?: number; error?: string }) => {
     deps.log.info("request finished", {
       request_id: inbound.requestId,
       model: inbound.requestedModel,
       provider: fields.candidate?.source.id,
       upstream_model: fields.candidate?.upstreamModel,
+      account: fields.candidate?.account.label,
       stream: inbound.stream,
       status: fields.status,
       attempts: attempts.count,
@@ -57,6 +89,7 @@ export async function proxyRequest(inbound: InboundRequest, resolution: Resoluti
       duration_ms: Math.round(performance.now() - started),
       input_tokens: fields.usage?.inputTokens,
       output_tokens: fields.usage?.outputTokens,
+      demoted: demoted.length > 0 ? demoted.join(", ") : undefined,
       error: fields.error,
     });
   };
@@ -88,7 +121,7 @@ export async function proxyRequest(inbound: InboundRequest, resolution: Resoluti
   clearTimeout(early);
 
   let ttftMs: number | undefined;
-  let candidate: Candidate | undefined;
+  let candidate: Target | undefined;
   const pending: Promise<OpenStream> = walk.then((r) => {
     ttftMs = performance.now() - started;
     candidate = r.candidate;
@@ -113,7 +146,14 @@ export async function proxyRequest(inbound: InboundRequest, resolution: Resoluti
       keepaliveMs: deps.settings.keepaliveMs,
       early: first === "early",
       errorFrame: deps.errorFrame,
-      onDone: (outcome, relay) => finished({ candidate, status: outcome.status, usage: relay?.usage, ttftMs, error: outcome.error }),
+      onDone: (outcome, relay) => {
+        if (candidate?.source.plan && relay?.limits) deps.plans.event(candidate, relay.limits);
+        // A stream the source broke after its first token still counts against it.
+        if (candidate && settings.health.enabled && outcome.status !== 200 && outcome.status !== 499) {
+          state.record(candidate.key, { kind: "failed", reason: outcome.error ?? `stream failed (${outcome.status})` }, settings.health);
+        }
+        finished({ candidate, status: outcome.status, usage: relay?.usage, ttftMs, error: outcome.error });
+      },
     });
     return new Response(body, { status: 200, headers });
   } catch (err) {
@@ -123,9 +163,10 @@ export async function proxyRequest(inbound: InboundRequest, resolution: Resoluti
   }
 }
 
-function setServedBy(headers: Headers, candidate: Candidate): void {
-  headers.set("x-bitrouter-provider", headerValue(candidate.source.id));
-  headers.set("x-bitrouter-model", headerValue(candidate.upstreamModel));
+function setServedBy(headers: Headers, target: Target): void {
+  headers.set("x-bitrouter-provider", headerValue(target.source.id));
+  headers.set("x-bitrouter-model", headerValue(target.upstreamModel));
+  headers.set("x-bitrouter-account", headerValue(target.account.label));
 }
 
 /**

@@ -79,8 +79,8 @@ export interface FailedAttempt extends AttemptRecord {
  * Retry-After; all timeouts → 504; all availability failures → 503; otherwise 502.
  */
 export function exhaustedError(requested: string, attempts: FailedAttempt[]): BitRouterError {
-  const records: AttemptRecord[] = attempts.map(({ provider, model, status, reason }) => ({ provider, model, status, reason }));
-  const summary = records.map((a) => `${a.provider}/${a.model}: ${a.reason}`).join("; ");
+  const records: AttemptRecord[] = attempts.map(({ provider, model, account, status, reason }) => ({ provider, model, ...(account !== undefined ? { account } : {}), status, reason }));
+  const summary = records.map((a) => `${a.provider}/${a.model}${a.account !== undefined ? ` (account ${a.account})` : ""}: ${a.reason}`).join("; ");
   const sources = new Set(records.map((a) => a.provider)).size;
   const message = `${sources === 1 ? "the only source" : `all ${sources} sources`} for '${requested}' failed: ${summary}`;
   const failures = attempts.map((a) => a.failure);

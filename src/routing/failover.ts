@@ -1,9 +1,10 @@
-// Walk a chain of candidates: try each, retry one once when the failure is transient, move
+// Walk a chain of targets: try each, retry one once when the failure is transient, move
 // on when it is the source's fault, stop at once when it is the request's. The attempt
-// itself (sending, the commit gate) is passed in, so this file knows no protocol.
+// itself (sending, the commit gate, recording health) is passed in, so this file knows no
+// protocol and no state.
 import { BitRouterError } from "../errors.ts";
 import { type AttemptFailure, exhaustedError, type FailedAttempt } from "./classify.ts";
-import type { Candidate } from "./resolve.ts";
+import type { Target } from "./order.ts";
 
 export type AttemptResult<T> =
   | { ok: true; value: T }
@@ -14,19 +15,24 @@ export type AttemptResult<T> =
       surfaced?: BitRouterError;
     };
 
-export type Attempt<T> = (candidate: Candidate, signal: AbortSignal) => Promise<AttemptResult<T>>;
+export type Attempt<T> = (target: Target, signal: AbortSignal) => Promise<AttemptResult<T>>;
 
 export interface WalkOptions {
   requested: string;
   signal: AbortSignal;
   /** Called once per failed attempt (for the warning log line). */
-  onFailure?: (attempt: FailedAttempt, candidate: Candidate) => void;
+  onFailure?: (attempt: FailedAttempt, target: Target) => void;
+  /**
+   * Whether a transient failure may be retried on the same target after `waitMs` (false when the
+   * failure has made it cool for longer: the next target is better). Default: always.
+   */
+  mayRetry?: (target: Target, waitMs: number) => boolean;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
 export interface WalkResult<T> {
   value: T;
-  candidate: Candidate;
+  candidate: Target;
   /** The failed attempts before the one that succeeded. */
   failed: FailedAttempt[];
 }
@@ -39,7 +45,7 @@ export class ClientGone extends Error {
   }
 }
 
-export async function walkChain<T>(candidates: Candidate[], attempt: Attempt<T>, options: WalkOptions): Promise<WalkResult<T>> {
+export async function walkChain<T>(candidates: Target[], attempt: Attempt<T>, options: WalkOptions): Promise<WalkResult<T>> {
   const sleep = options.sleep ?? abortableSleep;
   const failed: FailedAttempt[] = [];
   let unsupported: BitRouterError | undefined;
@@ -53,6 +59,7 @@ export async function walkChain<T>(candidates: Candidate[], attempt: Attempt<T>,
       const record: FailedAttempt = {
         provider: candidate.source.id,
         model: candidate.upstreamModel,
+        ...(candidate.source.multiAccount ? { account: candidate.account.label } : {}),
         status: result.failure.status,
         reason: result.failure.reason,
         failure: result.failure,
@@ -69,6 +76,7 @@ export async function walkChain<T>(candidates: Candidate[], attempt: Attempt<T>,
       }
       const wait = result.failure.retrySameAfterMs;
       if (tries > 0 || wait === undefined) break;
+      if (options.mayRetry && !options.mayRetry(candidate, wait)) break;
       if (wait > 0) await sleep(wait, options.signal);
     }
   }

@@ -11,6 +11,8 @@ import type { Logger } from "../log.ts";
 import type { Registry } from "../sources/registry.ts";
 import type { SubscriptionAuth } from "../subscriptions/tokens.ts";
 import type { UpstreamClient } from "../upstream/client.ts";
+import { createMemoryState, type TargetState } from "../state/target-state.ts";
+import { createPlanObserver, type PlanObserver } from "../windows/observe.ts";
 import { inboundAuth } from "./middleware/auth.ts";
 import { type ErrorDialect, internalError, renderError } from "./render-error.ts";
 import { countTokens } from "./routes/count-tokens.ts";
@@ -25,6 +27,17 @@ export interface AppDeps {
   /** Tokens for subscription sources (absent: such sources fail over with a clear reason). */
   subscriptions?: SubscriptionAuth;
   newRequestId?: () => string;
+  /** What the router remembers across requests (default: a fresh in-memory state). */
+  state?: TargetState;
+  now?: () => number;
+}
+
+/** The dependencies the routes use, with the defaults filled in. */
+export interface RouteDeps extends AppDeps {
+  state: TargetState;
+  plans: PlanObserver;
+  now: () => number;
+  startedAt: number;
 }
 
 export type AppEnv = {
@@ -34,7 +47,10 @@ export type AppEnv = {
 
 const CLIENT_REQUEST_ID = /^[\w.:-]{1,128}$/;
 
-export function createApp(deps: AppDeps): Hono<AppEnv> {
+export function createApp(appDeps: AppDeps): Hono<AppEnv> {
+  const now = appDeps.now ?? Date.now;
+  const state = appDeps.state ?? createMemoryState({ now });
+  const deps: RouteDeps = { ...appDeps, state, plans: createPlanObserver(state, now), now, startedAt: now() };
   const newRequestId = deps.newRequestId ?? (() => crypto.randomUUID());
   const app = new Hono<AppEnv>();
 

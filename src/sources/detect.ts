@@ -9,7 +9,7 @@ import type { Logger } from "../log.ts";
 import type { UpstreamClient } from "../upstream/client.ts";
 import { catalogEntry } from "./catalog.ts";
 import { readModelList } from "./discover.ts";
-import { inCascadeOrder, KIND_RANK, type Registry, type Source, type SourceModel } from "./registry.ts";
+import { DEFAULT_ACCOUNT, inCascadeOrder, KIND_RANK, type Registry, type Source, type SourceModel } from "./registry.ts";
 
 export type LocalKind = "ollama" | "vllm" | "llamacpp" | "lmstudio";
 
@@ -183,6 +183,9 @@ function blankSource(id: string, timeouts: Source["timeouts"]): Source {
     models: [],
     modelsFrom: "none",
     discover: false,
+    accounts: [DEFAULT_ACCOUNT],
+    multiAccount: false,
+    accountStrategy: "failover",
     rank: KIND_RANK["self-hosted"],
     timeouts,
   };

@@ -24,7 +24,7 @@ async function discoverSource(source: Source, timeoutMs: number, deps: Discovery
     const response = await deps.upstream.send({
       url: `${source.apiBase}/models`,
       method: "GET",
-      headers: upstreamRequestHeaders({ source, protocol, inbound: new Headers(), requestId: "discovery", stream: false }),
+      headers: upstreamRequestHeaders({ apiKey: source.apiKey, protocol, inbound: new Headers(), requestId: "discovery", stream: false }),
       timeouts: { connectMs: Math.min(timeoutMs, source.timeouts.connectMs), readMs: timeoutMs, totalMs: timeoutMs },
     });
     const text = await response.text(8 * 1024 * 1024);

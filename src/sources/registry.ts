@@ -4,7 +4,8 @@ import { isIP } from "node:net";
 import type { LoadedConfig, UnsetVariable } from "../config/load.ts";
 import { skipsAuth } from "../config/load.ts";
 import { DEFAULT_LISTEN } from "../config/listen.ts";
-import type { Compatibility, ConfigFile, Protocol, ProtocolRule, ProviderConfig, TimeoutsConfig } from "../config/schema.ts";
+import type { AccountStrategy, Compatibility, ConfigFile, Protocol, ProtocolRule, ProviderConfig, TimeoutsConfig } from "../config/schema.ts";
+import { DEFAULT_HEALTH, type HealthPolicy } from "../state/health.ts";
 import type { CredentialFile, OAuthCredential } from "../subscriptions/credentials.ts";
 import { isPlanId, type PlanId, planFor } from "../subscriptions/plans.ts";
 import { BUILTIN_IDS, type CatalogEntry, catalogEntry, defaultKeyEnv, type SourceKind } from "./catalog.ts";
@@ -25,6 +26,23 @@ export interface Timeouts {
   readMs: number;
   totalMs: number | null;
 }
+
+/**
+ * One credential of a source (SPEC §16). A source without `accounts:` has one, labelled
+ * `default`, with the source's own key and base; a plan has one per stored login.
+ */
+export interface Account {
+  label: string;
+  /** This account's own base URL, over the source's. */
+  apiBase?: string;
+  /** This account's own key, over the source's. Secret: never logged or printed. */
+  apiKey?: string;
+  active: boolean;
+  reason: string;
+}
+
+/** The account a source has when none is declared. */
+export const DEFAULT_ACCOUNT: Account = { label: "default", active: true, reason: "" };
 
 export interface Source {
   id: string;
@@ -52,6 +70,11 @@ export interface Source {
   plan?: PlanId;
   /** The source answers only streams (the Codex backend): a JSON request is folded from one. */
   streamOnly?: boolean;
+  /** At least one; the active ones are tried in `accountStrategy` order. */
+  accounts: Account[];
+  /** Declared with `accounts:` or several logins: names the account wherever the source is named. */
+  multiAccount: boolean;
+  accountStrategy: AccountStrategy;
 }
 
 export interface VirtualModel {
@@ -74,6 +97,11 @@ export interface Settings {
   discoveryTimeoutMs: number;
   /** `upstream.timeouts` over the defaults: what a source with no block of its own gets (a detected server). */
   sourceTimeouts: Timeouts;
+  health: HealthPolicy;
+  /** Window utilisation (0–1) above which a plan account is demoted until the window resets. */
+  spillAt: number;
+  /** How long a conversation stays bound to its account after its last request. */
+  sessionTtlMs: number;
 }
 
 export interface Registry {
@@ -96,9 +124,9 @@ export function buildRegistry(loaded: LoadedConfig, env: Record<string, string |
   const ids = [...new Set([...BUILTIN_IDS, ...Object.keys(configured)])];
   const sources = ids.map((id) => {
     const block = id in configured ? (configured[id] ?? {}) : undefined;
-    const source = buildSource(id, block, catalogEntry(id), config, env, unsetIn(loaded.unset, id), keyVariable(loaded.substituted, id));
-    const login = isPlanId(id) ? credentials[id]?.default : undefined;
-    return login && block?.active !== false ? onPlan(source, id as PlanId, login, block, env, now) : source;
+    const source = buildSource(id, block, catalogEntry(id), config, env, loaded.unset, keyVariable(loaded.substituted, id));
+    const logins = isPlanId(id) ? credentials[id] : undefined;
+    return logins && Object.keys(logins).length > 0 && block?.active !== false ? onPlan(source, id as PlanId, logins, block, env, now) : source;
   });
 
   const virtualModels = new Map<string, VirtualModel>();
@@ -119,16 +147,27 @@ export function buildRegistry(loaded: LoadedConfig, env: Record<string, string |
   };
 }
 
-/** A logged-in plan: the source runs on the subscription (flat-rate tokens) instead of a key. */
-function onPlan(source: Source, plan: PlanId, login: OAuthCredential, block: ProviderConfig | undefined, env: Record<string, string | undefined>, now: number): Source {
+/**
+ * A logged-in plan: the source runs on the subscription (flat-rate tokens) instead of a key. Its
+ * accounts are the labels declared under `accounts:`, else every stored login (`default` first).
+ */
+function onPlan(source: Source, plan: PlanId, logins: Record<string, OAuthCredential>, block: ProviderConfig | undefined, env: Record<string, string | undefined>, now: number): Source {
   const planInfo = planFor(plan, env);
+  const apiBase = block?.api_base ? source.apiBase : planInfo.apiBase;
+  const declared = block?.accounts?.map((a, i) => ({ label: a.label ?? `account-${i + 1}`, ...(a.api_base ? { apiBase: trimSlash(a.api_base) } : {}) }));
+  const stored = Object.keys(logins).sort((a, b) => Number(b === "default") - Number(a === "default") || a.localeCompare(b));
+  const accounts = (declared ?? stored.map((label) => ({ label }))).map((a): Account => {
+    const login = logins[a.label];
+    return login ? { ...a, active: true, reason: describeLogin(login, now) } : { ...a, active: false, reason: `not logged in (run \`bitrouter login ${plan} --label ${a.label}\`)` };
+  });
+  const active = accounts.filter((a) => a.active);
   return {
     ...source,
     kind: "subscription",
     label: planInfo.label,
-    active: true,
-    reason: describeLogin(login, now),
-    apiBase: block?.api_base ? source.apiBase : planInfo.apiBase,
+    active: active.length > 0,
+    reason: active.length === 0 ? `no declared account is logged in (run \`bitrouter login ${plan} --label ${accounts[0]!.label}\`)` : accounts.length === 1 ? accounts[0]!.reason : `${active.length} of ${accounts.length} accounts logged in`,
+    apiBase,
     apiKey: undefined,
     protocolRules: [{ pattern: "*", protocols: [plan === "anthropic" ? "messages" : "responses"] }],
     rank: block?.priority ?? KIND_RANK.subscription,
@@ -136,6 +175,8 @@ function onPlan(source: Source, plan: PlanId, login: OAuthCredential, block: Pro
     streamOnly: plan === "openai-codex",
     // Discovery sends no login token; a plan's models come from the catalog and the config.
     discover: false,
+    accounts,
+    multiAccount: accounts.length > 1 || declared !== undefined,
   };
 }
 
@@ -166,6 +207,24 @@ function buildSettings(config: ConfigFile): Settings {
     maxRetryWaitMs: (upstream.max_retry_wait_secs ?? 5) * 1000,
     discoveryTimeoutMs: (upstream.discovery_timeout_secs ?? 3) * 1000,
     sourceTimeouts: resolveTimeouts(upstream.timeouts, undefined),
+    health: healthPolicy(config.health),
+    spillAt: config.subscriptions?.spill_at ?? DEFAULT_SPILL_AT,
+    sessionTtlMs: (config.subscriptions?.session_ttl_secs ?? DEFAULT_SESSION_TTL_SECS) * 1000,
+  };
+}
+
+export const DEFAULT_SPILL_AT = 0.95;
+export const DEFAULT_SESSION_TTL_SECS = 3600;
+
+function healthPolicy(health: ConfigFile["health"]): HealthPolicy {
+  if (health === undefined || health === null || health === true) return DEFAULT_HEALTH;
+  if (health === false) return { ...DEFAULT_HEALTH, enabled: false };
+  const minMs = (health.cooldown_min_secs ?? DEFAULT_HEALTH.cooldownMinMs / 1000) * 1000;
+  return {
+    enabled: health.enabled ?? true,
+    allowedFails: health.allowed_fails ?? DEFAULT_HEALTH.allowedFails,
+    cooldownMinMs: minMs,
+    cooldownMaxMs: Math.max(minMs, (health.cooldown_max_secs ?? DEFAULT_HEALTH.cooldownMaxMs / 1000) * 1000),
   };
 }
 
@@ -175,9 +234,12 @@ function buildSource(
   entry: CatalogEntry | undefined,
   config: ConfigFile,
   env: Record<string, string | undefined>,
-  unset: string[],
+  allUnset: UnsetVariable[],
   configKeyVariable: string | undefined,
 ): Source {
+  // A variable unset inside one account disables that account only; anywhere else, the provider.
+  const mine = allUnset.filter((u) => u.path[0] === "providers" && u.path[1] === id);
+  const unset = mine.filter((u) => u.path[2] !== "accounts").map((u) => u.name);
   const apiBase = trimSlash(block?.api_base || entry?.apiBase || "");
   const kind: SourceKind = entry?.kind ?? (isPrivateHost(apiBase) ? "self-hosted" : "api");
   const keyEnv = entry?.keyEnv ?? defaultKeyEnv(id);
@@ -195,7 +257,7 @@ function buildSource(
   } else if (entry?.credential === "oauth") {
     active = false;
     reason = `not logged in (run \`bitrouter login ${id}\`)`;
-  } else if (entry?.credential === "api_key" && !apiKey) {
+  } else if (entry?.credential === "api_key" && !apiKey && !block?.accounts?.some((a) => a.api_key)) {
     active = false;
     reason = keyFromConfig !== undefined ? "api_key is empty" : `${keyEnv} is not set`;
   } else if (entry?.credential === "none" && !block) {
@@ -220,6 +282,27 @@ function buildSource(
   const models = configModels.length > 0 ? configModels : catalogModels;
   const modelsFrom = configModels.length > 0 ? "config" : catalogModels.length > 0 ? "catalog" : "none";
 
+  const declared = block?.accounts;
+  let accounts: Account[] = [DEFAULT_ACCOUNT];
+  if (declared && active && entry?.credential !== "oauth") {
+    accounts = declared.map((a, i): Account => {
+      const label = a.label ?? `account-${i + 1}`;
+      const missing = mine.filter((u) => u.path[2] === "accounts" && u.path[3] === i).map((u) => u.name);
+      const key = a.api_key !== undefined ? a.api_key || undefined : apiKey;
+      const own = { label, ...(a.api_base ? { apiBase: trimSlash(a.api_base) } : {}) };
+      if (missing.length > 0) return { ...own, active: false, reason: `${[...new Set(missing)].join(", ")} ${missing.length > 1 ? "are" : "is"} not set` };
+      if (entry?.credential === "api_key" && !key) return { ...own, active: false, reason: a.api_key === undefined ? `${keyEnv} is not set and the account has no api_key` : "api_key is empty" };
+      return { ...own, ...(key ? { apiKey: key } : {}), active: true, reason: a.api_key === undefined ? reason : "own key" };
+    });
+    const live = accounts.filter((a) => a.active);
+    if (live.length === 0) {
+      active = false;
+      reason = `no account is usable: ${accounts.map((a) => `${a.label} (${a.reason})`).join(", ")}`;
+    } else if (accounts.length > 1) {
+      reason = `${live.length} of ${accounts.length} accounts usable`;
+    }
+  }
+
   return {
     id,
     label: entry?.label ?? id,
@@ -228,13 +311,17 @@ function buildSource(
     active,
     reason,
     apiBase,
-    apiKey,
+    // Discovery asks with the source's key, else its first usable account's.
+    apiKey: apiKey ?? accounts.find((a) => a.active)?.apiKey,
     protocolRules: block?.api_protocol ?? [{ pattern: "*", protocols: entry?.protocols ?? [inferProtocol(apiBase)] }],
     models,
     modelsFrom,
     discover: block?.auto_discover ?? configModels.length === 0,
     rank: block?.priority ?? KIND_RANK[kind],
     timeouts: resolveTimeouts(config.upstream?.timeouts, block?.timeouts),
+    accounts,
+    multiAccount: declared !== undefined,
+    accountStrategy: block?.account_strategy ?? "failover",
   };
 }
 
@@ -302,10 +389,6 @@ export function activeSources(registry: Registry): Source[] {
 
 function keyVariable(substituted: UnsetVariable[], providerId: string): string | undefined {
   return substituted.find((u) => u.path[0] === "providers" && u.path[1] === providerId && u.path[2] === "api_key")?.name;
-}
-
-function unsetIn(unset: UnsetVariable[], providerId: string): string[] {
-  return unset.filter((u) => u.path[0] === "providers" && u.path[1] === providerId).map((u) => u.name);
 }
 
 function isPrivateHost(apiBase: string): boolean {

@@ -58,8 +58,8 @@ export interface CredentialStore {
   load(): CredentialFile;
   get(provider: string, label?: string): OAuthCredential | undefined;
   put(provider: string, credential: OAuthCredential, label?: string): void;
-  /** Removes every label of the provider; returns whether there was any. */
-  remove(provider: string): boolean;
+  /** Removes one label of the provider, or every label; returns whether there was any. */
+  remove(provider: string, label?: string): boolean;
 }
 
 export function credentialsPath(home: string): string {
@@ -107,10 +107,16 @@ export function createCredentialStore(path: string, ops: FileOps = nodeFileOps):
       file[provider] = { ...(file[provider] ?? {}), [label]: credential };
       save(file);
     },
-    remove(provider) {
+    remove(provider, label) {
       const file = load();
-      if (!file[provider]) return false;
-      delete file[provider];
+      const logins = file[provider];
+      if (!logins) return false;
+      if (label === undefined) delete file[provider];
+      else {
+        if (!logins[label]) return false;
+        delete logins[label];
+        if (Object.keys(logins).length === 0) delete file[provider];
+      }
       save(file);
       return true;
     },

@@ -3,7 +3,6 @@
 // Inbound headers are filtered the same way: a decoded body must not keep content-encoding
 // or content-length, and cookies from a source are not the client's business.
 import type { Protocol } from "../config/schema.ts";
-import type { Source } from "../sources/registry.ts";
 import { VERSION } from "../version.ts";
 
 /** Marks a request BitRouter sent upstream, so that one coming back to it is known for a loop. */
@@ -15,7 +14,8 @@ const ANTHROPIC_VERSION = "2023-06-01";
 const USER_AGENT = `bitrouter/${VERSION}`;
 
 export interface OutboundHeaderOptions {
-  source: Source;
+  /** The key of the account sending (secret), if it has one. */
+  apiKey: string | undefined;
   protocol: Protocol;
   inbound: Headers;
   requestId: string;
@@ -35,7 +35,7 @@ export function upstreamRequestHeaders(opts: OutboundHeaderOptions): Record<stri
     const value = opts.inbound.get(name);
     if (value) headers[name] = value;
   }
-  const key = opts.source.apiKey;
+  const key = opts.apiKey;
   if (opts.protocol === "messages") {
     headers["anthropic-version"] = opts.inbound.get("anthropic-version") ?? ANTHROPIC_VERSION;
     const beta = opts.inbound.get("anthropic-beta");
@@ -61,15 +61,15 @@ export function passedResponseHeaders(upstream: Headers, into = new Headers()): 
 }
 
 /** The endpoint path each protocol appends to `api_base`. */
-export function endpointUrl(source: Source, protocol: Protocol, model: string, stream: boolean): string {
+export function endpointUrl(apiBase: string, protocol: Protocol, model: string, stream: boolean): string {
   switch (protocol) {
     case "chat_completions":
-      return `${source.apiBase}/chat/completions`;
+      return `${apiBase}/chat/completions`;
     case "messages":
-      return `${source.apiBase}/messages`;
+      return `${apiBase}/messages`;
     case "responses":
-      return `${source.apiBase}/responses`;
+      return `${apiBase}/responses`;
     case "generate_content":
-      return `${source.apiBase}/models/${encodeURIComponent(model)}:${stream ? "streamGenerateContent?alt=sse" : "generateContent"}`;
+      return `${apiBase}/models/${encodeURIComponent(model)}:${stream ? "streamGenerateContent?alt=sse" : "generateContent"}`;
   }
 }

@@ -20,6 +20,8 @@ beforeAll(async () => {
   respsrc = await startFakeUpstream("respsrc");
   bitrouter = await startBitRouter({
     config: `
+# Faults are scripted per test on one server; health across requests is tested in health.test.ts.
+health: false
 server:
   keepalive_secs: 1
 upstream:

@@ -4,6 +4,10 @@ import type { FakeUpstream } from "./fake-upstream.ts";
 
 export function fleetConfig(ollama: FakeUpstream, openrouter: FakeUpstream, extra = ""): string {
   return `
+# These suites script a fault per test against one long-lived server and check failover within
+# a request; health across requests (a source a previous test broke would stay demoted) has
+# its own suite, tests/e2e/health.test.ts.
+health: false
 server:
   keepalive_secs: 1
 upstream:

@@ -31,6 +31,10 @@ export function useProtocolFleet(extraConfig = ""): ProtocolFleet {
     fleet.respsrc = await startFakeUpstream("respsrc");
     fleet.bitrouter = await startBitRouter({
       config: `
+# These suites script a fault per test against one long-lived server and check failover within
+# a request; health across requests (a source a previous test broke would stay demoted) has
+# its own suite, tests/e2e/health.test.ts.
+health: false
 server:
   keepalive_secs: 1
   log_level: debug

@@ -324,6 +324,8 @@ export function responsesStreamDecoder(): StreamDecoder {
           return [{ type: "error", message: errorText(asObject(event.response).error ?? "the response failed") }];
         case "error":
           return [{ type: "error", message: asString(event.message) ?? errorText(event.error ?? event) }];
+        case "codex.rate_limits":
+          return [{ type: "limits", data: event }];
         default:
           return [];
       }

@@ -33,14 +33,16 @@ async function forward(c: Context<AppEnv>, deps: AppDeps, candidate: Candidate, 
   const { upstream, log } = deps;
   const payload = DIALECTS.messages.passthroughBody(body, candidate.upstreamModel);
   try {
-    let headers = upstreamRequestHeaders({ source: candidate.source, protocol: "messages", inbound: c.req.raw.headers, requestId: c.var.requestId, stream: false });
+    // The first usable account answers for the source (counting spends no quota).
+    const account = candidate.source.accounts.find((a) => a.active) ?? candidate.source.accounts[0]!;
+    let headers = upstreamRequestHeaders({ apiKey: account.apiKey ?? candidate.source.apiKey, protocol: "messages", inbound: c.req.raw.headers, requestId: c.var.requestId, stream: false });
     if (candidate.source.plan === "anthropic") {
       if (!deps.subscriptions) return null;
-      const { token } = await deps.subscriptions.accessToken("anthropic");
+      const { token } = await deps.subscriptions.accessToken("anthropic", account.label);
       headers = shapeClaudePlan({ body: {}, headers }, token).headers;
     }
     const response = await upstream.send({
-      url: `${candidate.source.apiBase}/messages/count_tokens`,
+      url: `${account.apiBase ?? candidate.source.apiBase}/messages/count_tokens`,
       headers,
       body: JSON.stringify(payload),
       timeouts: candidate.source.timeouts,

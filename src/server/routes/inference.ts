@@ -7,7 +7,8 @@ import { DIALECTS, type WireProtocol } from "../../protocols/dialects.ts";
 import { clientContext, type InboundRequest } from "../../proxy/exchange.ts";
 import { proxyRequest } from "../../proxy/proxy-request.ts";
 import { type Resolution, resolveRequest } from "../../routing/resolve.ts";
-import { type AppDeps, type AppEnv, disableIdleTimeout } from "../app.ts";
+import { sessionKey } from "../../routing/session.ts";
+import { type AppEnv, disableIdleTimeout, type RouteDeps } from "../app.ts";
 import { readJsonObject } from "../request-body.ts";
 import { logRejected, zodMessage } from "./reject.ts";
 
@@ -28,7 +29,7 @@ export const REQUEST_SCHEMAS: Record<WireProtocol, z.ZodType<Record<string, unkn
   responses: z.looseObject({ ...routing, input: z.union([z.string(), z.array(z.unknown())]) }),
 };
 
-export async function handleInference(c: Context<AppEnv>, deps: AppDeps, protocol: WireProtocol): Promise<Response> {
+export async function handleInference(c: Context<AppEnv>, deps: RouteDeps, protocol: WireProtocol): Promise<Response> {
   disableIdleTimeout(c.env?.server, c.req.raw);
   const registry = c.var.registry;
   const requestId = c.var.requestId;
@@ -49,6 +50,7 @@ export async function handleInference(c: Context<AppEnv>, deps: AppDeps, protoco
       headers: c.req.raw.headers,
       body,
       created: Math.floor(Date.now() / 1000),
+      session: sessionKey(protocol, body, c.req.raw.headers),
     };
   } catch (err) {
     logRejected(deps.log, requestId, err);
@@ -59,6 +61,9 @@ export async function handleInference(c: Context<AppEnv>, deps: AppDeps, protoco
     subscriptions: deps.subscriptions,
     log: deps.log,
     settings: registry.settings,
+    state: deps.state,
+    plans: deps.plans,
+    now: deps.now,
     signal: c.req.raw.signal,
     errorFrame: (error) => DIALECTS[protocol].errorStream(error, clientContext(inbound)),
   });

@@ -1,0 +1,111 @@
+// What the router remembers across requests (SPEC §14–16): target health, plan windows per
+// account, session affinity and round-robin positions. Routing reads it to order a chain; the
+// attempt records into it; nothing else writes it. Every method is synchronous and local, so
+// a shared implementation (SPEC §20) can sit behind the same interface and sync in the
+// background, off the request path.
+import { afterOutcome, type HealthPolicy, type Outcome, PROBE_LEASE_MS, type TargetHealth, viewOf } from "./health.ts";
+import type { PlanWindows } from "../windows/window.ts";
+
+/** `source \0 upstream model \0 account label`. */
+export function targetKey(source: string, model: string, account: string): string {
+  return `${source}\u0000${model}\u0000${account}`;
+}
+
+/** `source \0 account label`: windows and affinity belong to an account, whatever the model. */
+export function accountKey(source: string, account: string): string {
+  return `${source}\u0000${account}`;
+}
+
+export function splitKey(key: string): string[] {
+  return key.split("\u0000");
+}
+
+export interface TargetState {
+  /** One target's health; undefined = ok with nothing on record. */
+  get(target: string): TargetHealth | undefined;
+  /** Record what an attempt came to; returns the health after it. */
+  record(target: string, outcome: Outcome, policy: HealthPolicy): TargetHealth | undefined;
+  /** Take the one probe of a target whose cooling has run out; false when another request holds it. */
+  claimProbe(target: string): boolean;
+  /** Every target with something on record. */
+  list(): { target: string; health: TargetHealth }[];
+
+  windows(account: string): PlanWindows | undefined;
+  recordWindows(account: string, windows: PlanWindows): void;
+  listWindows(): { account: string; windows: PlanWindows }[];
+
+  /** The account label a conversation is bound to at a source. */
+  affinity(session: string, source: string): string | undefined;
+  /** Bind (or keep bound) a conversation to an account, for `ttlMs` after now. */
+  bind(session: string, source: string, label: string, ttlMs: number): void;
+
+  /** The next rotation position of a group (round-robin), counting from 0. */
+  rotate(group: string): number;
+}
+
+export interface MemoryStateOptions {
+  now?: () => number;
+  random?: () => number;
+  /** Most sessions kept; the least recently used go first. */
+  maxSessions?: number;
+}
+
+export function createMemoryState(options: MemoryStateOptions = {}): TargetState {
+  const now = options.now ?? Date.now;
+  const random = options.random ?? Math.random;
+  const maxSessions = options.maxSessions ?? 100_000;
+  const health = new Map<string, TargetHealth>();
+  const windows = new Map<string, PlanWindows>();
+  // Insertion order = least recently bound first, so expiry and the size cap trim from the front.
+  const sessions = new Map<string, { label: string; expires: number }>();
+  const rotations = new Map<string, number>();
+
+  const sweep = (at: number) => {
+    for (const [key, entry] of sessions) {
+      if (entry.expires > at && sessions.size <= maxSessions) break;
+      sessions.delete(key);
+    }
+  };
+
+  return {
+    get: (target) => health.get(target),
+    record(target, outcome, policy) {
+      const next = afterOutcome(health.get(target), outcome, policy, now(), random);
+      if (next) health.set(target, next);
+      else health.delete(target);
+      return next;
+    },
+    claimProbe(target) {
+      const current = health.get(target);
+      const at = now();
+      if (viewOf(current, at) !== "due" || !current) return false;
+      health.set(target, { ...current, state: "probing", until: at + PROBE_LEASE_MS });
+      return true;
+    },
+    list: () => [...health].map(([target, h]) => ({ target, health: h })),
+
+    windows: (account) => windows.get(account),
+    recordWindows(account, next) {
+      windows.set(account, next);
+    },
+    listWindows: () => [...windows].map(([account, w]) => ({ account, windows: w })),
+
+    affinity(session, source) {
+      const entry = sessions.get(`${source}\u0000${session}`);
+      return entry && entry.expires > now() ? entry.label : undefined;
+    },
+    bind(session, source, label, ttlMs) {
+      const key = `${source}\u0000${session}`;
+      const at = now();
+      sessions.delete(key);
+      sessions.set(key, { label, expires: at + ttlMs });
+      sweep(at);
+    },
+
+    rotate(group) {
+      const position = rotations.get(group) ?? 0;
+      rotations.set(group, position + 1);
+      return position;
+    },
+  };
+}
