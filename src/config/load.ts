@@ -402,6 +402,8 @@ function unwrap(schema: unknown): unknown {
     if (!def) return current;
     if (def.type === "optional" || def.type === "nullable" || def.type === "default" || def.type === "prefault") current = def.innerType;
     else if (def.type === "pipe") current = (def.in as { _zod?: { def?: { type?: string } } })._zod?.def?.type === "transform" ? def.out : def.in;
+    // `health: false | {…}`, `detect: false | {…}`: the object form is the one with keys.
+    else if (def.type === "union") current = (def.options as unknown[]).find((o) => (unwrap(o) as { _zod?: { def?: { type?: string } } })._zod?.def?.type === "object") ?? current;
     else return current;
   }
   return current;

@@ -6,6 +6,7 @@ import { isProtocol, PROTOCOLS } from "../config/schema.ts";
 import { badRequest, BitRouterError, isTooDeep, tooDeep } from "../errors.ts";
 import { HOP_HEADER } from "../upstream/headers.ts";
 import { explainRoute } from "../routing/explain.ts";
+import { statusReport } from "../state/report.ts";
 import { ClientGone } from "../routing/failover.ts";
 import type { Logger } from "../log.ts";
 import type { Registry } from "../sources/registry.ts";
@@ -89,9 +90,11 @@ export function createApp(appDeps: AppDeps): Hono<AppEnv> {
     if (!model) throw badRequest("model: the query parameter is required, e.g. /bitrouter/route?model=llama3.1", "invalid_request", "model");
     const protocol = c.req.query("protocol") ?? "chat_completions";
     if (!isProtocol(protocol)) throw badRequest(`protocol must be one of ${PROTOCOLS.join(", ")}`, "invalid_request", "protocol");
-    const explanation = explainRoute(c.var.registry, model, protocol);
+    const explanation = explainRoute(c.var.registry, model, protocol, deps.state, deps.now());
     return c.json(explanation, explanation.error ? (explanation.error.status as 404) : 200);
   });
+  // `bitrouter status` over HTTP: sources and accounts, targets on record, plan windows.
+  app.get("/bitrouter/status", (c) => c.json(statusReport(c.var.registry, deps.state, deps.now(), deps.startedAt)));
   app.route("/v1", modelsRoutes());
   app.post("/v1/chat/completions", (c) => handleInference(c, deps, "chat_completions"));
   app.post("/v1/messages", (c) => handleInference(c, deps, "messages"));

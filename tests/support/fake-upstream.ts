@@ -50,6 +50,8 @@ export interface FakeUpstream {
    * written as it is, in its own chunk) or a JSON body. For replaying what a real source sent.
    */
   script: ScriptedAnswer | undefined;
+  /** Headers added to every inference answer (plan windows, rate limits), chosen per request. */
+  answerHeaders: ((request: JournalEntry) => Record<string, string>) | undefined;
   requests(path?: string): JournalEntry[];
   reset(): void;
   stop(): void;
@@ -97,6 +99,7 @@ export async function startFakeUpstream(name = "fake", options: { port?: number 
     countTokens: 42,
     rejectToken: undefined,
     script: undefined,
+    answerHeaders: undefined,
     requests(path) {
       return path ? this.journal.filter((j) => j.path === path) : this.journal;
     },
@@ -107,6 +110,7 @@ export async function startFakeUpstream(name = "fake", options: { port?: number 
       this.cacheRead = 0;
       this.rejectToken = undefined;
       this.script = undefined;
+      this.answerHeaders = undefined;
     },
     stop() {
       listener.stop(true);
@@ -279,8 +283,10 @@ async function answer(fake: FakeUpstream, state: ConnState, method: string, path
     return true;
   }
 
+  const added = fake.answerHeaders?.(fake.journal.at(-1)!) ?? {};
   if (fake.script) {
-    const { status = 200, headers = {}, frames, json: body } = fake.script;
+    const { status = 200, frames, json: body } = fake.script;
+    const headers = { ...added, ...(fake.script.headers ?? {}) };
     if (frames && json?.stream === true) {
       write(state, head(status, { "content-type": "text/event-stream", "transfer-encoding": "chunked", ...headers }));
       for (const f of frames) chunk(state, f);
@@ -299,7 +305,7 @@ async function answer(fake: FakeUpstream, state: ConnState, method: string, path
   switch (kind) {
     case "status": {
       const status = Number(arg ?? 500);
-      const headers: Record<string, string> = {};
+      const headers: Record<string, string> = { ...added };
       const retryAfter = /retry-after=([\d.]+)/.exec(extra ?? "")?.[1];
       if (retryAfter) headers["retry-after"] = retryAfter;
       sendJson(state, status, errorBody(wire, status), headers);
@@ -330,13 +336,13 @@ async function answer(fake: FakeUpstream, state: ConnState, method: string, path
       write(state, gz);
       return true;
     }
-    sendJson(state, 200, body);
+    sendJson(state, 200, body, added);
     return true;
   }
 
   const includeUsage = (json?.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
   const r = wire === "chat" ? chatStream(script, { ...options, includeUsage }) : wire === "messages" ? messagesStream(script, options) : responsesStream(script, options);
-  write(state, head(200, { "content-type": "text/event-stream", "transfer-encoding": "chunked", "cache-control": "no-cache" }));
+  write(state, head(200, { "content-type": "text/event-stream", "transfer-encoding": "chunked", "cache-control": "no-cache", ...added }));
   const count = Number(arg ?? 1);
   const send = (frames: string[]) => {
     for (const f of frames) chunk(state, f);

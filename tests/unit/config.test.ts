@@ -229,3 +229,41 @@ describe("values that pass the schema but would fail every request (issue #9) ar
     expect(problems("server: { skip_auth: true }\n")).toEqual([]);
   });
 });
+
+describe("health:, subscriptions: and accounts (issue #10) are checked like the rest", () => {
+  test("good blocks load: health tuned or off, spill_at, session TTL, accounts with the original's 'balance'", () => {
+    expect(problems("health: false\n")).toEqual([]);
+    expect(problems("health: { allowed_fails: 2, cooldown_min_secs: 1, cooldown_max_secs: 60 }\nsubscriptions: { spill_at: 0.9, session_ttl_secs: 600 }\n")).toEqual([]);
+    const loaded = parseConfigText("providers:\n  openrouter:\n    account_strategy: balance\n    accounts:\n      - { label: a, api_key: k1 }\n      - { api_key: k2 }\n", "f.yaml", {});
+    expect(loaded.config.providers?.openrouter?.account_strategy).toBe("round_robin");
+    expect(loaded.warnings).toEqual([]);
+  });
+
+  test("mistakes name the line and say how to fix them", () => {
+    const found = problems(`health:
+  allowed_fail: 3
+  cooldown_min_secs: 600
+  cooldown_max_secs: 60
+subscriptions:
+  spill_at: 95
+providers:
+  anthropic:
+    account_strategy: drain_first
+    accounts:
+      - { label: work, api_key: sk-x }
+  openrouter:
+    accounts:
+      - { label: a, api_key: k1 }
+      - { label: a, api_key: k2, api_base: "https://openrouter.ai/api/v1/chat/completions" }
+`);
+    const at = (line: number) => found.filter((p) => p.line === line).map((p) => `${p.message}${p.hint ? ` | ${p.hint}` : ""}`);
+    expect(at(2).join()).toContain("allowed_fail");
+    expect(at(2).join()).toContain("allowed_fails");
+    expect(at(3).join()).toContain("cooldown_min_secs (600) is above health.cooldown_max_secs (60)");
+    expect(at(6).join()).toMatch(/spill_at/);
+    expect(at(9).join()).toMatch(/drain_soonest/);
+    expect(at(11).join()).toContain("providers.anthropic is a subscription plan: its accounts are logins, not keys | remove api_key and run `bitrouter login anthropic --label work`");
+    expect(at(15).join()).toContain("has the label 'a' of accounts[0]");
+    expect(at(15).join()).toContain("providers.openrouter.accounts[1].api_base ends in '/chat/completions'");
+  });
+});

@@ -11,11 +11,14 @@ import { HELP_OPTION, parseCommandArgs, UsageError } from "../args.ts";
 import { credentialStore } from "../context.ts";
 import { EXIT_FAILURE, EXIT_OK, type Io } from "../io.ts";
 
-export const loginHelp = `Usage: bitrouter login <anthropic|openai-codex> [--no-browser] [--import] [--timeout SECS]
+export const loginHelp = `Usage: bitrouter login <anthropic|openai-codex> [--label NAME] [--no-browser] [--import] [--timeout SECS]
 
 Log in to a subscription so that anthropic:<model> / openai-codex:<model> (and bare names, after
 self-hosted sources) run on the plan. The token is stored in $BITROUTER_HOME/credentials.json
 (default ~/.bitrouter, mode 0600) and refreshed by the server before it expires.
+      --label NAME   store this login as one more account of the plan (default: "default");
+                     each account is tried per the provider's account_strategy (failover unless
+                     set), and a conversation stays on the account that served it
       --no-browser   print the URL instead of opening a browser (open it anywhere, then paste
                      back the address the browser ends on, or the code)
       --import       adopt an existing Claude Code (~/.claude/.credentials.json) or Codex CLI
@@ -23,9 +26,10 @@ self-hosted sources) run on the plan. The token is stored in $BITROUTER_HOME/cre
       --timeout SECS how long to wait for the answer (default 600)
 `;
 
-export const logoutHelp = `Usage: bitrouter logout <provider>
+export const logoutHelp = `Usage: bitrouter logout <provider> [--label NAME]
 
-Remove the stored login of a subscription (anthropic, openai-codex).
+Remove the stored logins of a subscription (anthropic, openai-codex): every account, or only
+the one stored with --label NAME.
 `;
 
 export interface LoginEnvironment {
@@ -61,7 +65,7 @@ export const processLoginEnvironment: LoginEnvironment = {
 };
 
 export async function loginCommand(argv: string[], io: Io, environment: LoginEnvironment = processLoginEnvironment): Promise<number> {
-  const { values, positionals } = parseCommandArgs(argv, { ...HELP_OPTION, "no-browser": { type: "boolean" }, import: { type: "boolean" }, timeout: { type: "string" } }, 1);
+  const { values, positionals } = parseCommandArgs(argv, { ...HELP_OPTION, ...LABEL_OPTION, "no-browser": { type: "boolean" }, import: { type: "boolean" }, timeout: { type: "string" } }, 1);
   if (values.help) {
     io.stdout(loginHelp);
     return EXIT_OK;
@@ -71,18 +75,20 @@ export async function loginCommand(argv: string[], io: Io, environment: LoginEnv
   if (!isPlanId(planId)) throw new UsageError(`unknown plan '${planId}': use ${PLAN_IDS.join(" or ")}`);
   const timeoutSecs = values.timeout === undefined ? 600 : Number(values.timeout);
   if (!Number.isFinite(timeoutSecs) || timeoutSecs <= 0) throw new UsageError("--timeout must be a number of seconds");
+  const label = checkedLabel(values.label);
   const store = credentialStore(io);
+  const as = label === "default" ? "" : ` as account '${label}'`;
 
   try {
     if (values.import) {
       const { credential, from } = importLogin(planId, io.env, io.homeDir);
-      store.put(planId, credential);
-      io.stdout(`Imported the login from ${from}: ${describeLogin(credential)}.\nStored in ${store.path} (mode 0600).\n`);
+      store.put(planId, credential, label);
+      io.stdout(`Imported the login from ${from}${as}: ${describeLogin(credential)}.\nStored in ${store.path} (mode 0600).\n`);
       return EXIT_OK;
     }
     const credential = await browserLogin(planId, io, environment, values["no-browser"] === true, timeoutSecs);
-    store.put(planId, credential);
-    io.stdout(`${planFor(planId, io.env).label}: ${describeLogin(credential)}.\nStored in ${store.path} (mode 0600). A running bitrouter picks it up by itself.\n`);
+    store.put(planId, credential, label);
+    io.stdout(`${planFor(planId, io.env).label}${as}: ${describeLogin(credential)}.\nStored in ${store.path} (mode 0600). A running bitrouter picks it up by itself.\n`);
     return EXIT_OK;
   } catch (err) {
     if (err instanceof OAuthError || err instanceof CredentialFileError) {
@@ -130,17 +136,19 @@ async function browserLogin(planId: PlanId, io: Io, environment: LoginEnvironmen
 }
 
 export async function logoutCommand(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommandArgs(argv, { ...HELP_OPTION }, 1);
+  const { values, positionals } = parseCommandArgs(argv, { ...HELP_OPTION, ...LABEL_OPTION }, 1);
   if (values.help) {
     io.stdout(logoutHelp);
     return EXIT_OK;
   }
   const provider = positionals[0];
   if (!provider) throw new UsageError("logout needs a provider, e.g. `bitrouter logout anthropic`");
+  const label = values.label === undefined ? undefined : checkedLabel(values.label);
   const store = credentialStore(io);
   try {
-    if (!store.remove(provider)) {
-      io.stderr(`${provider}: no stored login\n`);
+    if (!store.remove(provider, label)) {
+      const others = Object.keys(store.load()[provider] ?? {});
+      io.stderr(`${provider}${label ? ` (account '${label}')` : ""}: no stored login${others.length > 0 ? `; stored accounts: ${others.join(", ")}` : ""}\n`);
       return EXIT_FAILURE;
     }
   } catch (err) {
@@ -148,6 +156,15 @@ export async function logoutCommand(argv: string[], io: Io): Promise<number> {
     io.stderr(`error: ${err.message}\n`);
     return EXIT_FAILURE;
   }
-  io.stdout(`Logged out of ${provider}; its stored token is removed from ${store.path}.\n`);
+  io.stdout(label ? `Logged out of ${provider} account '${label}'; its stored token is removed from ${store.path}.\n` : `Logged out of ${provider}; its stored tokens are removed from ${store.path}.\n`);
   return EXIT_OK;
+}
+
+const LABEL_OPTION = { label: { type: "string" } } as const;
+
+/** A label names an account in config, logs and headers: short and plain. */
+function checkedLabel(label: string | undefined): string {
+  if (label === undefined) return "default";
+  if (!/^[A-Za-z0-9][\w.-]{0,63}$/.test(label)) throw new UsageError(`--label '${label}': use letters, digits, '.', '_' or '-' (at most 64), starting with a letter or digit`);
+  return label;
 }

@@ -1,20 +1,27 @@
-// `bitrouter route <model>`: the chain a request for <model> would try, and why. Sends nothing
-// upstream except model discovery for sources that declare no models (as the server does).
+// `bitrouter route <model>`: the chain a request for <model> would try, and why. Asks the running
+// server first (its order includes the targets it is cooling and the plan windows it has read);
+// without one, works from the config, sending nothing upstream except model discovery for
+// sources that declare no models (as the server does).
 import { isProtocol, PROTOCOLS } from "../../config/schema.ts";
-import { explainRoute } from "../../routing/explain.ts";
+import { explainRoute, type RouteExplanation } from "../../routing/explain.ts";
+import { askServer } from "../server-client.ts";
+import { localTime } from "./status.ts";
 import { CONFIG_OPTION, HELP_OPTION, JSON_OPTION, parseCommandArgs, UsageError } from "../args.ts";
 import { loadDiscovered, loadOrReport } from "../context.ts";
 import { EXIT_FAILURE, EXIT_OK, type Io } from "../io.ts";
 
-export const routeHelp = `Usage: bitrouter route <model> [-c PATH] [--protocol P] [--json]
+export const routeHelp = `Usage: bitrouter route <model> [-c PATH] [--protocol P] [--url URL] [--json]
 
-Show the ordered candidates a request for <model> would try, and why each is there or was
-skipped. --protocol is the client's protocol (default chat_completions); it decides which
-wire protocol a source that speaks several is asked in.
+Show the ordered targets (source, model, account) a request for <model> would try, and why each
+is there, moved back (cooling, a plan window past spill_at) or skipped. The running BitRouter
+(on the configured address, or --url) is asked when there is one, so the order is the one it
+would use now; otherwise the configured order is shown. --protocol is the client's protocol
+(default chat_completions); it decides which wire protocol a source that speaks several is
+asked in.
 `;
 
 export async function routeCommand(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommandArgs(argv, { ...CONFIG_OPTION, ...JSON_OPTION, ...HELP_OPTION, protocol: { type: "string" } }, 1);
+  const { values, positionals } = parseCommandArgs(argv, { ...CONFIG_OPTION, ...JSON_OPTION, ...HELP_OPTION, protocol: { type: "string" }, url: { type: "string" } }, 1);
   if (values.help) {
     io.stdout(routeHelp);
     return EXIT_OK;
@@ -26,7 +33,9 @@ export async function routeCommand(argv: string[], io: Io): Promise<number> {
 
   const registry = await loadOrReport(io, () => loadDiscovered(io, values.config));
   if (!registry) return EXIT_FAILURE;
-  const explanation = explainRoute(registry, model, inbound);
+  const asked = await askServer<RouteExplanation>(registry, `/bitrouter/route?model=${encodeURIComponent(model)}&protocol=${inbound}`, values.url);
+  // A running server answers an unknown model with a 404 body; anything else falls back to the config.
+  const explanation = asked.ok ? asked.body : explainRoute(registry, model, inbound);
   if (values.json) {
     io.stdout(`${JSON.stringify(explanation, null, 2)}\n`);
     return explanation.error ? EXIT_FAILURE : EXIT_OK;
@@ -36,9 +45,13 @@ export async function routeCommand(argv: string[], io: Io): Promise<number> {
     return EXIT_FAILURE;
   }
   const via = { provider: "provider:model", virtual: "virtual model", cascade: "bare-name cascade", "fallback-list": "fallback list" }[explanation.via ?? "cascade"];
-  io.stdout(`${model} (${via}; config: ${registry.configPath ?? "built-in defaults"})\n`);
+  const source = asked.ok ? `as the server at ${asked.url} would route it now` : `from the config; no running server to ask (${asked.reason})`;
+  io.stdout(`${model} (${via}; config: ${registry.configPath ?? "built-in defaults"}; ${source})\n`);
   explanation.chain.forEach((c, i) => {
-    io.stdout(`  ${i + 1}. ${c.provider}  ${c.model}  [${c.protocol}]  ${c.url}\n       ${c.why}\n`);
+    const account = c.account === "default" ? "" : `  account ${c.account}`;
+    io.stdout(`  ${i + 1}. ${c.provider}  ${c.model}${account}  [${c.protocol}]  ${c.url}\n       ${c.why}\n`);
+    if (c.demoted) io.stdout(`       demoted${c.demoted.until ? ` until ${localTime(c.demoted.until)}` : ""}: ${c.demoted.reason}\n`);
+    if (c.probe) io.stdout("       cooled; the next request to reach it probes it\n");
   });
   for (const s of explanation.skipped) io.stdout(`  skipped: ${s.provider}  ${s.reason}\n`);
   return EXIT_OK;
