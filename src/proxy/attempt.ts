@@ -84,7 +84,10 @@ export function createAttempt(inbound: InboundRequest, deps: AttemptDeps): Attem
       const failure = classifyStatus(response.status, response.headers, deps.maxRetryWaitMs);
       // A plan's own reset time says how long this account is out, when Retry-After does not.
       const resetsAt = plan ? deps.plans?.rejection(candidate, response.status, body) : undefined;
-      if (resetsAt !== undefined && failure.retryAfterMs === undefined) failure.retryAfterMs = Math.max(0, resetsAt - Date.now());
+      if (resetsAt !== undefined) {
+        failure.resumeAt = resetsAt;
+        failure.retryAfterMs ??= Math.max(0, resetsAt - Date.now());
+      }
       failure.reason = `HTTP ${response.status}: ${scrubSecrets(upstreamMessage(body), candidate.apiKey).slice(0, 160)}`;
       if (failure.action === "surface") {
         return { ok: false, failure, surfaced: exchange.surfacedError({ status: response.status, headers: response.headers, body: scrubSecrets(body, candidate.apiKey) }) };

@@ -16,6 +16,8 @@ export interface AttemptFailure {
   retrySameAfterMs?: number;
   /** The source's Retry-After, in ms. */
   retryAfterMs?: number;
+  /** When the source said it is back (ms since the epoch): a plan's window reset. */
+  resumeAt?: number;
 }
 
 /** Default pause before retrying a 5xx or 429 that gave no Retry-After. */

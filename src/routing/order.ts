@@ -126,15 +126,20 @@ function toTarget(candidate: Candidate, account: Account, context: OrderContext)
   return target;
 }
 
-/** Use what resets soonest before it resets; at the same reset, the emptier account first. */
+/**
+ * Use what resets soonest before it resets; at the same reset, the emptier account first. An
+ * account whose windows are not known yet goes first, once: its answer tells them.
+ */
 function drainSoonest(targets: Target[], source: Source, context: OrderContext): Target[] {
   const facts = targets.map((target, i) => {
     const plan = context.state.windows(accountKey(source.id, target.account.label));
     const window = plan ? bindingWindow(plan, context.now) : undefined;
-    return { target, i, reset: window?.resetsAt ?? Number.MAX_SAFE_INTEGER, used: window?.utilization ?? 0 };
+    return { target, i, known: plan !== undefined, reset: window?.resetsAt ?? Number.MAX_SAFE_INTEGER, used: window?.utilization ?? 0 };
   });
-  facts.sort((a, b) => a.reset - b.reset || a.used - b.used || a.i - b.i);
-  return facts.map((f, rank) =>
-    rank === 0 && f.i !== 0 && f.reset !== Number.MAX_SAFE_INTEGER ? { ...f.target, accountWhy: `drain_soonest: its window resets first (${new Date(f.reset).toISOString()})` } : f.target,
-  );
+  facts.sort((a, b) => Number(a.known) - Number(b.known) || a.reset - b.reset || a.used - b.used || a.i - b.i);
+  return facts.map((f, rank) => {
+    if (rank > 0 || f.i === 0) return f.target;
+    const why = f.known ? `drain_soonest: its window resets first (${new Date(f.reset).toISOString()})` : "drain_soonest: its windows are not known yet";
+    return { ...f.target, accountWhy: why };
+  });
 }

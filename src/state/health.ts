@@ -86,7 +86,7 @@ export function outcomeOf(failure: AttemptFailure, now: number): Outcome | null 
   const status = failure.status;
   const reason = failure.reason.length > 120 ? `${failure.reason.slice(0, 117)}...` : failure.reason;
   if (status === 429 || status === 503 || status === 529 || status === 402) {
-    return { kind: "overloaded", reason, untilMs: failure.retryAfterMs === undefined ? undefined : now + failure.retryAfterMs };
+    return { kind: "overloaded", reason, untilMs: failure.resumeAt ?? (failure.retryAfterMs === undefined ? undefined : now + failure.retryAfterMs) };
   }
   return { kind: "failed", reason };
 }
