@@ -47,8 +47,11 @@ export async function routeCommand(argv: string[], io: Io): Promise<number> {
   const via = { provider: "provider:model", virtual: "virtual model", cascade: "bare-name cascade", "fallback-list": "fallback list" }[explanation.via ?? "cascade"];
   const source = asked.ok ? `as the server at ${asked.url} would route it now` : `from the config; no running server to ask (${asked.reason})`;
   io.stdout(`${model} (${via}; config: ${registry.configPath ?? "built-in defaults"}; ${source})\n`);
+  // An account is named when it is not the only one of its source in the chain.
+  const labels = new Map<string, Set<string>>();
+  for (const c of explanation.chain) labels.set(c.provider, (labels.get(c.provider) ?? new Set()).add(c.account));
   explanation.chain.forEach((c, i) => {
-    const account = c.account === "default" ? "" : `  account ${c.account}`;
+    const account = c.account !== "default" || labels.get(c.provider)!.size > 1 ? `  account ${c.account}` : "";
     io.stdout(`  ${i + 1}. ${c.provider}  ${c.model}${account}  [${c.protocol}]  ${c.url}\n       ${c.why}\n`);
     if (c.demoted) io.stdout(`       demoted${c.demoted.until ? ` until ${localTime(c.demoted.until)}` : ""}: ${c.demoted.reason}\n`);
     if (c.probe) io.stdout("       cooled; the next request to reach it probes it\n");

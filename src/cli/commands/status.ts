@@ -131,15 +131,23 @@ function printLive(io: Io, report: StatusReport): void {
     }
     const demoted = p.demoted ? `  demoted until ${localTime(p.demoted.until)} (${countdown(p.demoted.in_secs)}): ${p.demoted.reason}` : "  serving first";
     io.stdout(`${head}  ${p.status}${demoted}\n`);
-    const nameWidth = Math.max(0, ...p.windows.map((w) => w.name.length));
+    const label = (w: StatusReport["plans"][number]["windows"][number]) => (/^\d+m$/.test(w.name) && w.minutes ? `${w.name} (${length(w.minutes)})` : w.name);
+    const nameWidth = Math.max(0, ...p.windows.map((w) => label(w).length));
     for (const w of p.windows) {
       const used = w.utilization === null ? "    ?" : percent(w.utilization).padStart(5);
       const reset = w.resets_at ? `resets ${localTime(w.resets_at)} (${countdown(w.in_secs)})` : "";
-      io.stdout(`    ${w.name.padEnd(nameWidth)}  ${bar(w.utilization)} ${used}  ${(w.status ?? "").padEnd(15)}  ${reset}\n`);
+      io.stdout(`    ${label(w).padEnd(nameWidth)}  ${bar(w.utilization)} ${used}  ${(w.status ?? "").padEnd(15)}  ${reset}\n`);
     }
     const notes = Object.entries(p.notes).map(([k, v]) => `${k}=${v}`);
     if (notes.length > 0) io.stdout(`    ${notes.join("  ")}\n`);
   }
+}
+
+/** 300 → `5h`, 10080 → `7d`, 90 → `90min`. */
+function length(minutes: number): string {
+  if (minutes % 1440 === 0) return `${minutes / 1440}d`;
+  if (minutes % 60 === 0) return `${minutes / 60}h`;
+  return `${minutes}min`;
 }
 
 /** A 20-cell text bar, readable without colour. */
