@@ -56,13 +56,18 @@ export function createMemoryState(options: MemoryStateOptions = {}): TargetState
   const maxSessions = options.maxSessions ?? 100_000;
   const health = new Map<string, TargetHealth>();
   const windows = new Map<string, PlanWindows>();
-  // Insertion order = least recently bound first, so expiry and the size cap trim from the front.
-  const sessions = new Map<string, { label: string; expires: number }>();
+  const sessions = new Map<string, { label: string; expires: number; placed: number }>();
   const rotations = new Map<string, number>();
+  let binds = 0;
 
+  // Expired entries go in a full pass every 1,024 binds (cheap per request); past the cap the
+  // oldest bound go first (a Map iterates in insertion order).
   const sweep = (at: number) => {
-    for (const [key, entry] of sessions) {
-      if (entry.expires > at && sessions.size <= maxSessions) break;
+    if (++binds % 1024 === 0) {
+      for (const [key, entry] of sessions) if (entry.expires <= at) sessions.delete(key);
+    }
+    for (const key of sessions.keys()) {
+      if (sessions.size <= maxSessions) break;
       sessions.delete(key);
     }
   };
@@ -97,8 +102,16 @@ export function createMemoryState(options: MemoryStateOptions = {}): TargetState
     bind(session, source, label, ttlMs) {
       const key = `${source}\u0000${session}`;
       const at = now();
-      sessions.delete(key);
-      sessions.set(key, { label, expires: at + ttlMs });
+      const entry = sessions.get(key);
+      // The usual case, a conversation's next turn: slide its expiry in place. Moving it to the
+      // back (recently used) costs more, so it is done once per half TTL.
+      if (entry && at - entry.placed < ttlMs / 2) {
+        entry.label = label;
+        entry.expires = at + ttlMs;
+      } else {
+        sessions.delete(key);
+        sessions.set(key, { label, expires: at + ttlMs, placed: at });
+      }
       sweep(at);
     },
 

@@ -84,6 +84,7 @@ describe("the in-memory state", () => {
     expect(state.affinity("s1", "anthropic")).toBeUndefined();
     state.bind("a", "p", "1", 10_000);
     state.bind("b", "p", "2", 10_000);
+    now += 6_000; // past half the TTL: a's next turn makes it the most recently used
     state.bind("a", "p", "1", 10_000);
     state.bind("c", "p", "3", 10_000);
     expect([state.affinity("a", "p"), state.affinity("b", "p"), state.affinity("c", "p")]).toEqual(["1", undefined, "3"]);
