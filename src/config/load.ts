@@ -178,7 +178,7 @@ export function parseConfigText(text: string, file: string, env: Record<string, 
   // Cross-references are checked even when the shape is wrong somewhere, so that one run
   // reports everything it can.
   try {
-    errors.push(...semanticProblems(parsed.success ? parsed.data : (raw as ConfigFile), locate));
+    for (const problem of semanticProblems(parsed.success ? parsed.data : (raw as ConfigFile), locate)) (problem.severity === "error" ? errors : warnings).push(problem);
   } catch {
     // the raw shape was too broken to cross-check; the schema errors say why
   }
@@ -208,7 +208,7 @@ const TIMEOUT_DEFAULTS: Record<string, string> = { connect_secs: "10", read_secs
 
 /** An api_base that cannot work: not an http(s) URL, or ending in the endpoint path BitRouter appends. */
 function baseProblems(base: string, path: ConfigPath, locate: Locator): ConfigProblem[] {
-  const name = path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? p : `.${p}`)).join("");
+  const name = path.join(".");
   let url: URL | undefined;
   try {
     url = new URL(base);
@@ -267,13 +267,21 @@ function semanticProblems(config: ConfigFile, locate: Locator): ConfigProblem[] 
         hint: close ? `did you mean the built-in '${close}'? otherwise add api_base: https://…/v1` : "add api_base: https://…/v1",
       });
     }
+    if (provider?.account_strategy !== undefined && provider.accounts === undefined && !isPlanId(id)) {
+      problems.push({
+        ...locate.at(["providers", id, "account_strategy"]),
+        severity: "warning",
+        message: `providers.${id}.account_strategy has no effect: the provider has one account`,
+        hint: "list its keys under accounts:, or remove account_strategy",
+      });
+    }
     const labels = new Map<string, number>();
     (provider?.accounts ?? []).forEach((account, i) => {
       const path = ["providers", id, "accounts", i];
       const label = account.label ?? `account-${i + 1}`;
       const earlier = labels.get(label);
       if (earlier !== undefined) {
-        problems.push({ ...locate.at([...path, "label"]), severity: "error", message: `providers.${id}.accounts[${i}] has the label '${label}' of accounts[${earlier}]; each account needs its own`, hint: "give every account a different label" });
+        problems.push({ ...locate.at([...path, "label"]), severity: "error", message: `providers.${id}.accounts.${i} has the label '${label}' of accounts.${earlier}; each account needs its own`, hint: "give every account a different label" });
       }
       labels.set(label, i);
       if (isPlanId(id) && account.api_key !== undefined) {

@@ -44,6 +44,16 @@ const numberish = <T extends z.ZodType>(schema: T) =>
   z.preprocess((v) => (typeof v === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v), schema);
 const boolean = z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean());
 const seconds = numberish(z.number().positive());
+/**
+ * `section: true | false | {…}`: the boolean is read as `{enabled: …}`, so a mistake inside the
+ * mapping is reported at its own key (a union would only say "Invalid input").
+ */
+const switchable = <T extends z.core.$ZodShape>(shape: T, keys: string) =>
+  z.preprocess(
+    (v) => (v === true || v === "true" ? { enabled: true } : v === false || v === "false" ? { enabled: false } : v),
+    z.strictObject(shape, { error: (issue) => (issue.code === "invalid_type" ? `expected true, false or a mapping of ${keys}` : undefined) }),
+  );
+
 const timeouts = z.strictObject({
   connect_secs: seconds.optional(),
   read_secs: seconds.optional(),
@@ -69,9 +79,13 @@ const providerModel = z.strictObject({
   context_length: numberish(z.number().int().positive()).optional(),
 });
 
+/** Names an account in config, logs, headers and `login --label`: short and plain. */
+export const LABEL_PATTERN = /^[A-Za-z0-9][\w.-]{0,63}$/;
+const LABEL_RULE = "use letters, digits, '.', '_' or '-' (at most 64), starting with a letter or digit";
+
 /** One credential of a provider (SPEC §16): its own key and base URL, or, for a plan, a stored login's label. */
 const account = z.strictObject({
-  label: z.string().min(1).optional(),
+  label: z.string().regex(LABEL_PATTERN, `not a usable label; ${LABEL_RULE}`).optional(),
   api_key: z.string().optional(),
   api_base: z.string().optional(),
 });
@@ -93,6 +107,18 @@ const provider = z.strictObject({
   timeouts: timeouts.optional(),
   auto_discover: boolean.optional(),
 });
+
+/** Local model servers found without configuration: `detect: false`, or the details. */
+const detect = switchable(
+  {
+    enabled: boolean.optional(),
+    interval_secs: seconds.optional(),
+    timeout_ms: numberish(z.number().int().positive()).optional(),
+    /** More hosts to probe on the default ports (`gpu-box`), or on one port (`gpu-box:11434`). */
+    hosts: z.array(z.string().min(1)).optional(),
+  },
+  "enabled, interval_secs, timeout_ms, hosts",
+);
 
 const virtualModel = z.strictObject({
   strategy: z.enum(["priority", "cascade"]).optional(),
@@ -116,34 +142,27 @@ const upstream = z.strictObject({
   discovery_timeout_secs: seconds.optional(),
 });
 
-/** Local model servers found without configuration: `detect: false`, or the details. */
-const detect = z.union([
-  boolean,
-  z.strictObject({
-    enabled: boolean.optional(),
-    interval_secs: seconds.optional(),
-    timeout_ms: numberish(z.number().int().positive()).optional(),
-    /** More hosts to probe on the default ports (`gpu-box`), or on one port (`gpu-box:11434`). */
-    hosts: z.array(z.string().min(1)).optional(),
-  }),
-]);
+/** Seconds of a cooling period: at most a day. */
+const cooldownSecs = numberish(z.number().positive().max(86_400, "at most 86400 (a day); a source that is out for longer is probed once a day"));
 
 /** Source health across requests (SPEC §14): `health: false`, or the tuning. */
-const health = z.union([
-  boolean,
-  z.strictObject({
+const health = switchable(
+  {
     enabled: boolean.optional(),
     /** Consecutive 5xx / connect / timeout failures before a target cools. */
     allowed_fails: numberish(z.number().int().positive()).optional(),
-    cooldown_min_secs: seconds.optional(),
-    cooldown_max_secs: seconds.optional(),
-  }),
-]);
+    cooldown_min_secs: cooldownSecs.optional(),
+    cooldown_max_secs: cooldownSecs.optional(),
+  },
+  "enabled, allowed_fails, cooldown_min_secs, cooldown_max_secs",
+);
 
 /** Plan windows and session affinity (SPEC §15, §16). */
 const subscriptions = z.strictObject({
   /** Utilisation (0–1) of any window above which the account is demoted until that window resets. */
-  spill_at: numberish(z.number().gt(0).max(1)).optional(),
+  spill_at: numberish(
+    z.number({ error: "spill_at is a fraction of the window, e.g. 0.95 for 95%" }).gt(0, "spill_at must be above 0").max(1, "spill_at is a fraction of the window: 0.95 means 95%, at most 1"),
+  ).optional(),
   /** How long a conversation stays bound to the account that served it, after its last request. */
   session_ttl_secs: seconds.optional(),
 });

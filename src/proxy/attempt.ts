@@ -78,7 +78,7 @@ export function createAttempt(inbound: InboundRequest, deps: AttemptDeps): Attem
       return { ok: false, failure: classifyFailure(err) };
     }
 
-    if (plan) deps.plans?.headers(candidate, response.headers);
+    if (plan) deps.plans?.headers(candidate, response.headers, response.status);
     if (response.status < 200 || response.status >= 300) {
       const body = await response.text(ERROR_BODY_LIMIT).catch(() => "");
       const failure = classifyStatus(response.status, response.headers, deps.maxRetryWaitMs);

@@ -61,15 +61,29 @@ export function classifyFailure(failure: UpstreamFailure): AttemptFailure {
   }
 }
 
-/** Retry-After (seconds or HTTP date) or retry-after-ms, in ms. */
+/** Longer Retry-After values are taken as this (ms): a day is longer than any source means to wait. */
+export const RETRY_AFTER_CAP_MS = 86_400_000;
+/** An IMF-fixdate, the one HTTP-date form sources send (`Wed, 21 Oct 2037 07:28:00 GMT`). */
+const HTTP_DATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+
+/**
+ * Retry-After (seconds or an HTTP date) or retry-after-ms, in ms, at most a day; undefined for
+ * anything else (a list of values, a word, a date in another form), never a guess.
+ */
 export function parseRetryAfter(headers: Headers, now = Date.now()): number | undefined {
-  const ms = headers.get("retry-after-ms");
-  if (ms !== null && /^\d+(\.\d+)?$/.test(ms.trim())) return Math.round(Number(ms));
-  const value = headers.get("retry-after");
-  if (value === null) return undefined;
-  if (/^\d+(\.\d+)?$/.test(value.trim())) return Math.round(Number(value) * 1000);
+  const ms = headers.get("retry-after-ms")?.trim();
+  if (ms !== undefined && /^\d+(\.\d+)?$/.test(ms)) return capped(Number(ms));
+  const value = headers.get("retry-after")?.trim();
+  if (value === undefined) return undefined;
+  if (/^\d+(\.\d+)?$/.test(value)) return capped(Number(value) * 1000);
+  if (!HTTP_DATE.test(value)) return undefined;
   const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+  return Number.isNaN(date) ? undefined : capped(date - now);
+}
+
+function capped(ms: number): number | undefined {
+  if (!Number.isFinite(ms)) return RETRY_AFTER_CAP_MS;
+  return Math.round(Math.min(Math.max(0, ms), RETRY_AFTER_CAP_MS));
 }
 
 export interface FailedAttempt extends AttemptRecord {

@@ -5,6 +5,7 @@
 import type { Protocol } from "../config/schema.ts";
 import { BitRouterError } from "../errors.ts";
 import type { Registry } from "../sources/registry.ts";
+import { isoTime } from "../state/report.ts";
 import { createMemoryState, type TargetState } from "../state/target-state.ts";
 import { orderTargets } from "./order.ts";
 import { resolveModel, type Skipped } from "./resolve.ts";
@@ -31,11 +32,12 @@ export interface RouteExplanation {
   error?: { status: number; message: string };
 }
 
-export function explainRoute(registry: Registry, model: string, inbound: Protocol, state?: TargetState, now = Date.now()): RouteExplanation {
+/** `session`: the conversation key a request would carry (its affinity shows in the order). */
+export function explainRoute(registry: Registry, model: string, inbound: Protocol, state?: TargetState, now = Date.now(), session?: string): RouteExplanation {
   const live = state !== undefined;
   try {
     const resolution = resolveModel(registry, model, inbound);
-    const targets = orderTargets(resolution.candidates, { state: state ?? createMemoryState(), settings: registry.settings, now, rotate: false });
+    const targets = orderTargets(resolution.candidates, { state: state ?? createMemoryState(), settings: registry.settings, now, session, rotate: false });
     return {
       model,
       via: resolution.via,
@@ -48,7 +50,7 @@ export function explainRoute(registry: Registry, model: string, inbound: Protoco
         protocol: t.protocol,
         url: t.apiBase,
         why: t.accountWhy ? `${t.why}; ${t.accountWhy}` : t.why,
-        ...(t.demoted ? { demoted: { reason: t.demoted.reason, until: t.demoted.until === null ? null : new Date(t.demoted.until).toISOString() } } : {}),
+        ...(t.demoted ? { demoted: { reason: t.demoted.reason, until: isoTime(t.demoted.until) } } : {}),
         ...(t.probe ? { probe: true as const } : {}),
       })),
       skipped: resolution.skipped,

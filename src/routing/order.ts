@@ -38,10 +38,7 @@ export interface OrderContext {
   now: number;
   /** The conversation this request belongs to (see session.ts), if any. */
   session?: string;
-  /**
-   * Advance round-robin positions (a request). `bitrouter route` looks without moving them.
-   * Default true.
-   */
+  /** Advance round-robin positions (a request; the default). `bitrouter route` looks without moving them. */
   rotate?: boolean;
 }
 
@@ -68,7 +65,7 @@ function accountTargets(candidate: Candidate, context: OrderContext): Target[] {
 
   let ordered = targets;
   if (source.accountStrategy === "round_robin") {
-    const position = context.rotate === false ? 0 : context.state.rotate(`${source.id}\u0000${candidate.upstreamModel}`) % targets.length;
+    const position = context.state.rotate(`${source.id}\u0000${candidate.upstreamModel}`, context.rotate !== false) % targets.length;
     ordered = [...targets.slice(position), ...targets.slice(0, position)];
     if (position > 0) ordered[0] = { ...ordered[0]!, accountWhy: `round_robin: its turn (${position + 1} of ${targets.length})` };
   } else if (source.accountStrategy === "drain_soonest") {

@@ -90,7 +90,7 @@ export function createApp(appDeps: AppDeps): Hono<AppEnv> {
     if (!model) throw badRequest("model: the query parameter is required, e.g. /bitrouter/route?model=llama3.1", "invalid_request", "model");
     const protocol = c.req.query("protocol") ?? "chat_completions";
     if (!isProtocol(protocol)) throw badRequest(`protocol must be one of ${PROTOCOLS.join(", ")}`, "invalid_request", "protocol");
-    const explanation = explainRoute(c.var.registry, model, protocol, deps.state, deps.now());
+    const explanation = explainRoute(c.var.registry, model, protocol, deps.state, deps.now(), c.req.query("session") || undefined);
     return c.json(explanation, explanation.error ? (explanation.error.status as 404) : 200);
   });
   // `bitrouter status` over HTTP: sources and accounts, targets on record, plan windows.

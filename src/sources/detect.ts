@@ -31,7 +31,7 @@ export function detectSettings(config: ConfigFile, env: Record<string, string | 
   const section = typeof detect === "object" && detect !== null ? detect : {};
   const intervalOverride = Number(env.BITROUTER_DETECT_INTERVAL_SECS);
   return {
-    enabled: detect === false ? false : (section.enabled ?? true),
+    enabled: section.enabled ?? true,
     intervalMs: (Number.isFinite(intervalOverride) && intervalOverride > 0 ? intervalOverride : (section.interval_secs ?? 10)) * 1000,
     timeoutMs: section.timeout_ms ?? 400,
     hosts: section.hosts ?? [],

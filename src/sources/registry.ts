@@ -183,8 +183,9 @@ function onPlan(source: Source, plan: PlanId, logins: Record<string, OAuthCreden
 export function describeLogin(login: OAuthCredential, now = Date.now()): string {
   const who = login.account?.email ? ` as ${login.account.email}` : "";
   const plan = login.account?.plan ? ` (${login.account.plan})` : "";
-  if (!login.expires_at) return `logged in${who}${plan}`;
-  const until = new Date(login.expires_at * 1000).toISOString().replace(/:\d\d\.\d+Z$/, " UTC").replace("T", " ");
+  const expiry = new Date(login.expires_at * 1000);
+  if (!login.expires_at || Number.isNaN(expiry.getTime())) return `logged in${who}${plan}`;
+  const until = expiry.toISOString().replace(/:\d\d\.\d+Z$/, " UTC").replace("T", " ");
   return login.expires_at * 1000 > now ? `logged in${who}${plan}, token valid until ${until}` : `logged in${who}${plan}, token expired at ${until} (refreshed on the next request)`;
 }
 
@@ -217,8 +218,7 @@ export const DEFAULT_SPILL_AT = 0.95;
 export const DEFAULT_SESSION_TTL_SECS = 3600;
 
 function healthPolicy(health: ConfigFile["health"]): HealthPolicy {
-  if (health === undefined || health === null || health === true) return DEFAULT_HEALTH;
-  if (health === false) return { ...DEFAULT_HEALTH, enabled: false };
+  if (health === undefined || health === null) return DEFAULT_HEALTH;
   const minMs = (health.cooldown_min_secs ?? DEFAULT_HEALTH.cooldownMinMs / 1000) * 1000;
   return {
     enabled: health.enabled ?? true,
@@ -257,7 +257,7 @@ function buildSource(
   } else if (entry?.credential === "oauth") {
     active = false;
     reason = `not logged in (run \`bitrouter login ${id}\`)`;
-  } else if (entry?.credential === "api_key" && !apiKey && !block?.accounts?.some((a) => a.api_key)) {
+  } else if (entry?.credential === "api_key" && !apiKey && !block?.accounts) {
     active = false;
     reason = keyFromConfig !== undefined ? "api_key is empty" : `${keyEnv} is not set`;
   } else if (entry?.credential === "none" && !block) {

@@ -13,6 +13,9 @@ export interface HealthPolicy {
 
 export const DEFAULT_HEALTH: HealthPolicy = { enabled: true, allowedFails: 3, cooldownMinMs: 10_000, cooldownMaxMs: 300_000 };
 
+/** The longest a target is kept cooling on a source's word (ms): a month, the longest plan window. */
+const MAX_COOLING_MS = 31 * 86_400_000;
+
 /** How long one request may hold a probe before another may try (a probe that never reports back). */
 export const PROBE_LEASE_MS = 60_000;
 
@@ -57,7 +60,7 @@ export function afterOutcome(previous: TargetHealth | undefined, outcome: Outcom
   const cool = (reason: string, untilMs?: number): TargetHealth => ({
     state: "cooling",
     reason,
-    until: untilMs ?? now + backoffMs(strikes, policy, random),
+    until: untilMs !== undefined && Number.isFinite(untilMs) ? Math.min(untilMs, now + MAX_COOLING_MS) : now + backoffMs(strikes, policy, random),
     failures: 0,
     strikes: strikes + 1,
     at: now,

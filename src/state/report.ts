@@ -4,7 +4,7 @@
 import type { Registry } from "../sources/registry.ts";
 import { viewOf } from "./health.ts";
 import { accountKey, splitKey, type TargetState } from "./target-state.ts";
-import { windowDemotion } from "../windows/window.ts";
+import { UNKNOWN_RESET_MS, windowDemotion } from "../windows/window.ts";
 
 export interface StatusReport {
   now: string;
@@ -35,21 +35,30 @@ export interface StatusReport {
   plans: {
     provider: string;
     account: string;
-    /** null until the plan has answered once. */
+    /** null until the plan has answered with its windows once. */
     status: string | null;
+    /** The last verdict was a rejection whose reset has passed since. */
+    stale: boolean;
     observed_at: string | null;
     binding: string | null;
     resets_at: string | null;
-    demoted: { reason: string; until: string; in_secs: number } | null;
+    demoted: { reason: string; until: string | null; in_secs: number | null } | null;
     windows: { name: string; minutes: number | null; utilization: number | null; status: string | null; resets_at: string | null; in_secs: number | null; scope: string | null }[];
     notes: Record<string, string>;
   }[];
 }
 
+/** ISO text of a time, or null when it is none (never an exception for a broken value). */
+export function isoTime(ms: number | null | undefined): string | null {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return null;
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? null : date.toISOString();
+}
+
 export function statusReport(registry: Registry, state: TargetState, now: number, startedAt: number): StatusReport {
   const settings = registry.settings;
-  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-  const secs = (ms: number | null) => (ms === null ? null : Math.max(0, Math.ceil((ms - now) / 1000)));
+  const iso = isoTime;
+  const secs = (ms: number | null) => (iso(ms) === null ? null : Math.max(0, Math.ceil((ms! - now) / 1000)));
   const sources = [...registry.sources.values()];
 
   const health = state.list().map(({ target, health }) => {
@@ -81,10 +90,11 @@ export function statusReport(registry: Registry, state: TargetState, now: number
             provider: s.id,
             account: a.label,
             status: known?.status ?? (known ? "allowed" : null),
+            stale: known?.status === "rejected" && (known.resetsAt ?? known.observedAt + UNKNOWN_RESET_MS) <= now,
             observed_at: iso(known?.observedAt ?? null),
             binding: known?.binding ?? null,
             resets_at: iso(known?.resetsAt ?? null),
-            demoted: demotion ? { reason: demotion.reason, until: iso(demotion.until)!, in_secs: secs(demotion.until)! } : null,
+            demoted: demotion ? { reason: demotion.reason, until: iso(demotion.until), in_secs: secs(demotion.until) } : null,
             windows: (known?.windows ?? []).map((w) => ({
               name: w.name,
               minutes: w.minutes,

@@ -39,8 +39,8 @@ export interface TargetState {
   /** Bind (or keep bound) a conversation to an account, for `ttlMs` after now. */
   bind(session: string, source: string, label: string, ttlMs: number): void;
 
-  /** The next rotation position of a group (round-robin), counting from 0. */
-  rotate(group: string): number;
+  /** The next rotation position of a group (round-robin), counting from 0; `advance: false` only looks. */
+  rotate(group: string, advance?: boolean): number;
 }
 
 export interface MemoryStateOptions {
@@ -115,9 +115,9 @@ export function createMemoryState(options: MemoryStateOptions = {}): TargetState
       sweep(at);
     },
 
-    rotate(group) {
+    rotate(group, advance = true) {
       const position = rotations.get(group) ?? 0;
-      rotations.set(group, position + 1);
+      if (advance) rotations.set(group, position + 1);
       return position;
     },
   };

@@ -3,7 +3,7 @@
 // resets are Unix seconds, statuses are allowed | allowed_warning | rejected. Per-window headers
 // are `…-unified-<window>-{utilization,reset,status}` with windows `5h`, `7d` and per-model
 // weekly ones (`7d_sonnet`, `7d_opus`; a hyphen is accepted too).
-import type { PlanWindows, QuotaWindow, WindowStatus } from "./window.ts";
+import { type PlanWindows, type QuotaWindow, saneTime, saneUtilization, type WindowStatus } from "./window.ts";
 
 const PREFIX = "anthropic-ratelimit-unified-";
 const WINDOW_HEADER = /^anthropic-ratelimit-unified-(\d+[a-z](?:[_-][a-z0-9]+)?)-(utilization|reset|status)$/;
@@ -23,8 +23,8 @@ export function claudeWindows(headers: Headers, now: number): PlanWindows | unde
     const windowName = match[1]!.replace("-", "_");
     const window = byName.get(windowName) ?? { name: windowName, minutes: minutesOf(windowName), utilization: null, status: null, resetsAt: null, scope: scopeOf(windowName) };
     byName.set(windowName, window);
-    if (match[2] === "utilization") window.utilization = fraction(value);
-    else if (match[2] === "reset") window.resetsAt = epochMs(value);
+    if (match[2] === "utilization") window.utilization = saneUtilization(fraction(value));
+    else if (match[2] === "reset") window.resetsAt = saneTime(epochMs(value), now);
     else window.status = status(value);
   }
   if (!seen) return undefined;
@@ -36,7 +36,7 @@ export function claudeWindows(headers: Headers, now: number): PlanWindows | unde
   }
   return {
     status: status(headers.get(`${PREFIX}status`)),
-    resetsAt: epochMs(headers.get(`${PREFIX}reset`)),
+    resetsAt: saneTime(epochMs(headers.get(`${PREFIX}reset`)), now),
     binding: claim === null ? null : (CLAIMS[claim] ?? claim),
     windows: [...byName.values()].sort((a, b) => (a.minutes ?? Infinity) - (b.minutes ?? Infinity) || a.name.localeCompare(b.name)),
     notes,
@@ -63,7 +63,7 @@ export function status(value: string | null | undefined): WindowStatus | null {
 
 function fraction(value: string): number | null {
   const n = Number(value.trim());
-  return value.trim() !== "" && Number.isFinite(n) && n >= 0 ? n : null;
+  return value.trim() !== "" && Number.isFinite(n) ? n : null;
 }
 
 /** Unix seconds (as the plans send them) → ms; 0 or junk → null. */

@@ -8,7 +8,7 @@
 // Windows are named by their length (`300m`, `10080m`), never by primary/secondary, whose
 // meaning has changed before (a Pro plan's primary has been the weekly window).
 import { epochMs } from "./claude.ts";
-import type { PlanWindows, QuotaWindow } from "./window.ts";
+import { type PlanWindows, type QuotaWindow, saneTime, saneUtilization } from "./window.ts";
 
 const FAMILY = /^x-codex-(?:([a-z0-9-]+)-)?primary-used-percent$/;
 const SLOTS = ["primary", "secondary"] as const;
@@ -32,7 +32,7 @@ export function codexWindows(headers: Headers, now: number): PlanWindows | undef
         {
           used: headers.get(`${prefix}${slot}-used-percent`),
           minutes: headers.get(`${prefix}${slot}-window-minutes`),
-          resetsAt: epochMs(reset) ?? (after !== null && Number(after) > 0 ? now + Number(after) * 1000 : null),
+          resetsAt: saneTime(epochMs(reset) ?? (after !== null && Number(after) > 0 ? now + Number(after) * 1000 : null), now),
         },
         scope,
       );
@@ -57,8 +57,8 @@ export function codexEventWindows(event: Record<string, unknown>, now: number): 
     for (const slot of SLOTS) {
       const w = object(slots[slot]);
       if (!w) continue;
-      const after = typeof w.reset_after_seconds === "number" ? now + w.reset_after_seconds * 1000 : null;
-      const window = toWindow({ used: w.used_percent, minutes: w.window_minutes, resetsAt: epochMs(w.reset_at as number | undefined) ?? after }, scope);
+      const after = typeof w.reset_after_seconds === "number" && w.reset_after_seconds > 0 ? now + w.reset_after_seconds * 1000 : null;
+      const window = toWindow({ used: w.used_percent, minutes: w.window_minutes, resetsAt: saneTime(epochMs(w.reset_at as number | undefined) ?? after, now) }, scope);
       if (window) windows.push(window);
     }
   };
@@ -94,17 +94,19 @@ export function codexLimitBody(body: string, now: number): { type: string; reset
   const type = typeof error?.type === "string" ? error.type : typeof error?.code === "string" ? error.code : undefined;
   if (!error || (type !== "usage_limit_reached" && type !== "usage_not_included")) return undefined;
   const inSeconds = typeof error.resets_in_seconds === "number" && error.resets_in_seconds > 0 ? now + error.resets_in_seconds * 1000 : null;
-  return { type, resetsAt: epochMs(error.resets_at as number | undefined) ?? inSeconds };
+  return { type, resetsAt: saneTime(epochMs(error.resets_at as number | undefined) ?? inSeconds, now) };
 }
 
 function toWindow(raw: { used: unknown; minutes: unknown; resetsAt: number | null }, scope: string | null): QuotaWindow | undefined {
   const used = number(raw.used);
   const minutes = number(raw.minutes);
+  const utilization = used === null ? null : saneUtilization(used / 100);
   // The backend sends an empty second slot as zeros and blanks.
   if ((used ?? 0) === 0 && (minutes ?? 0) === 0 && raw.resetsAt === null) return undefined;
-  const length = minutes && minutes > 0 ? minutes : null;
-  const name = `${length ?? "?"}m`;
-  return { name: scope ? `${scope} ${name}` : name, minutes: length, utilization: used === null ? null : used / 100, status: null, resetsAt: raw.resetsAt, scope };
+  const length = minutes !== null && Number.isInteger(minutes) && minutes > 0 && minutes <= 527_040 ? minutes : null;
+  // Named by its length; a window that does not say its length is just "window".
+  const name = length === null ? "window" : `${length}m`;
+  return { name: scope ? `${scope} ${name}` : name, minutes: length, utilization, status: null, resetsAt: raw.resetsAt, scope };
 }
 
 function sorted(windows: QuotaWindow[]): QuotaWindow[] {

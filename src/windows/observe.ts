@@ -8,8 +8,8 @@ import type { PlanWindows } from "./window.ts";
 
 /** What a plan says about its windows, wherever it says it (SPEC §15). */
 export interface PlanObserver {
-  /** Any answer's headers, 2xx or not. */
-  headers(target: Target, headers: Headers): void;
+  /** Any answer's headers and status, 2xx or not. */
+  headers(target: Target, headers: Headers, status: number): void;
   /** An error answer's body (after its headers); when the plan is out, the reset (ms since the epoch). */
   rejection(target: Target, status: number, body: string): number | undefined;
   /** An in-band statement (the `limits` stream event). */
@@ -19,10 +19,16 @@ export interface PlanObserver {
 export function createPlanObserver(state: TargetState, now: () => number = Date.now): PlanObserver {
   const keyOf = (target: Target) => accountKey(target.source.id, target.account.label);
   return {
-    headers(target, headers) {
+    headers(target, headers, status) {
       const at = now();
+      const key = keyOf(target);
       const read = target.source.plan === "anthropic" ? claudeWindows(headers, at) : codexWindows(headers, at);
-      if (read) state.recordWindows(keyOf(target), keepNotes(state.windows(keyOf(target)), read));
+      if (read) state.recordWindows(key, keepNotes(state.windows(key), read));
+      else if (status >= 200 && status < 300) {
+        // An answer is proof the plan no longer rejects, even one that states no windows.
+        const known = state.windows(key);
+        if (known?.status === "rejected") state.recordWindows(key, { ...known, status: null, resetsAt: null, observedAt: at });
+      }
     },
     rejection(target, status, body) {
       const key = keyOf(target);

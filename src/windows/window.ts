@@ -43,7 +43,23 @@ export interface WindowDemotion {
 }
 
 /** A rejection without a reset time keeps the account demoted this long (ms). */
-const UNKNOWN_RESET_MS = 60_000;
+export const UNKNOWN_RESET_MS = 60_000;
+
+/** The furthest ahead a source may name a time (ms): beyond a month it is a broken value, not a window. */
+export const MAX_AHEAD_MS = 31 * 86_400_000;
+/** 2000-01-01: anything before is a broken value (a reset of `1`), not a time. */
+const EARLIEST_MS = 946_684_800_000;
+
+/** A time a source named (ms since the epoch), or null when it cannot be one: not finite, before 2000, or more than a month after `now`. */
+export function saneTime(ms: number | null | undefined, now: number): number | null {
+  if (ms === null || ms === undefined || !Number.isFinite(ms) || ms < EARLIEST_MS || ms > now + MAX_AHEAD_MS) return null;
+  return Math.round(ms);
+}
+
+/** A utilisation a source reported (0–1, a little past 1 when over): null when it cannot be one. */
+export function saneUtilization(value: number | null): number | null {
+  return value === null || !Number.isFinite(value) || value < 0 || value > 10 ? null : value;
+}
 
 /**
  * Why the account must wait, or undefined when it may serve first. Windows whose reset has passed

@@ -378,3 +378,73 @@ describe("logins per label", () => {
     expect((await runBitRouter(["login", "anthropic", "--label", "bad label"], { cwd: dir })).code).toBe(2);
   });
 });
+
+describe("what a broken source or a wrong address cannot do", () => {
+  test("a Retry-After of centuries cools for a day at most, and status and route keep answering", async () => {
+    hosted.reset();
+    const r = await start(`
+providers:
+  hosted:
+    api_base: ${hosted.baseUrl}
+    api_key: \${HOSTED_KEY}
+    models: [{ id: m }]
+`);
+    hosted.queue.push("status:429:retry-after=99999999999999999999");
+    expect((await chat(r, "hosted:m")).status).toBe(429);
+    const report = await status(r);
+    expect(report.health[0]).toMatchObject({ provider: "hosted", state: "cooling" });
+    expect(report.health[0]!.in_secs as number).toBeLessThanOrEqual(86_400);
+    expect((await fetch(`${r.url}/bitrouter/route?model=hosted:m`)).status).toBe(200);
+    // The live server's own answer for an unknown model, not the config's.
+    const unknown = await runBitRouter(["route", "nosuch", "--json", "--url", `${r.url}/v1`], { cwd: r.dir });
+    expect(unknown.code).toBe(1);
+    expect(JSON.parse(unknown.stdout)).toMatchObject({ live: true, error: { status: 404 } });
+    expect((await runBitRouter(["route", "hosted:m", "--url", "ftp://x"], { cwd: r.dir })).code).toBe(2);
+  });
+
+  test("--url at something that is not BitRouter says so, with no stack trace", async () => {
+    const other = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => Response.json({ hello: "world" }) });
+    try {
+      const url = `http://127.0.0.1:${other.port}`;
+      const s = await runBitRouter(["status", "--url", url]);
+      expect(s.code).toBe(0);
+      expect(s.stdout).toContain(`health and plan windows: known only to a running BitRouter; ${url}: it answered 200, but not as BitRouter does`);
+      const route = await runBitRouter(["route", "groq:llama-3.1-8b-instant", "--url", url], { env: { GROQ_API_KEY: "gsk-x" } });
+      expect(route.code).toBe(0);
+      expect(route.stderr).toContain("could not be asked (it answered 200, but not as BitRouter does");
+      expect(route.stdout).toContain("the configured order");
+      expect(`${s.stderr}${route.stderr}`).not.toMatch(/\bat \S+:\d+:\d+|TypeError|undefined is not/);
+    } finally {
+      other.stop(true);
+    }
+  });
+
+  test("config check counts stored logins: a logged-in plan is not reported inactive; an account that cannot be used is", async () => {
+    const dir = withLogins({ anthropic: { default: "t" } });
+    writeFileSync(join(dir, "bitrouter.yaml"), 'providers:\n  anthropic: {}\n  openrouter:\n    accounts:\n      - { label: team, api_key: "${OR_TEAM_KEY}" }\n      - { label: mine, api_key: sk-or-mine-0123456789 }\n');
+    const check = await runBitRouter(["config", "check"], { cwd: dir });
+    expect(check.code).toBe(0);
+    expect(check.stderr).not.toContain("'anthropic' will be inactive");
+    expect(check.stderr).toContain("note: account 'team' of provider 'openrouter' will not be used: OR_TEAM_KEY is not set");
+  });
+
+  test("route --session shows the account a conversation is bound to", async () => {
+    hosted.reset();
+    const r = await start(`
+providers:
+  keys:
+    api_base: ${hosted.baseUrl}
+    account_strategy: round_robin
+    accounts:
+      - { label: first, api_key: sk-first-0123456789 }
+      - { label: second, api_key: sk-second-0123456789 }
+    models: [{ id: m }]
+`);
+    expect(await servedBy(await chat(r, "keys:m", { prompt_cache_key: "conv-7" }))).toBe("keys@first");
+    // Next by rotation is second; the conversation stays on first.
+    const plain = (await (await fetch(`${r.url}/bitrouter/route?model=keys:m`)).json()) as { chain: { account: string }[] };
+    expect(plain.chain.map((c) => c.account)).toEqual(["second", "first"]);
+    const bound = await runBitRouter(["route", "keys:m", "--session", "conv-7", "--url", r.url], { cwd: r.dir });
+    expect(bound.stdout).toMatch(/1\. keys +m +account first[\s\S]*session affinity/);
+  });
+});

@@ -53,6 +53,17 @@ describe("classifying a failed attempt", () => {
     expect(parseRetryAfter(new Headers({ "retry-after": "Tue, 24 Nov 2026 12:00:04 GMT" }), now)).toBe(4000);
     expect(parseRetryAfter(new Headers({ "retry-after": "soon" }))).toBeUndefined();
   });
+
+  test("Retry-After that cannot be meant is never a guess: lists and loose dates are ignored, huge values are a day", () => {
+    const now = Date.parse("2026-11-24T12:00:00Z");
+    // Two headers folded into one: Date.parse would read this as the year 3600.
+    expect(parseRetryAfter(new Headers({ "retry-after": "3600, 5" }), now)).toBeUndefined();
+    expect(parseRetryAfter(new Headers({ "retry-after": "2037-10-21" }), now)).toBeUndefined();
+    expect(parseRetryAfter(new Headers({ "retry-after": "Wed, 21 Oct 2037 07:28:00 GMT" }), now)).toBe(86_400_000);
+    expect(parseRetryAfter(new Headers({ "retry-after": "99999999999999999999" }), now)).toBe(86_400_000);
+    expect(parseRetryAfter(new Headers({ "retry-after": "-5" }), now)).toBeUndefined();
+    expect(parseRetryAfter(new Headers({ "retry-after": "Mon, 24 Nov 2025 12:00:00 GMT" }), now)).toBe(0);
+  });
 });
 
 describe("the error for an exhausted chain", () => {

@@ -263,7 +263,29 @@ providers:
     expect(at(6).join()).toMatch(/spill_at/);
     expect(at(9).join()).toMatch(/drain_soonest/);
     expect(at(11).join()).toContain("providers.anthropic is a subscription plan: its accounts are logins, not keys | remove api_key and run `bitrouter login anthropic --label work`");
-    expect(at(15).join()).toContain("has the label 'a' of accounts[0]");
-    expect(at(15).join()).toContain("providers.openrouter.accounts[1].api_base ends in '/chat/completions'");
+    expect(at(15).join()).toContain("has the label 'a' of accounts.0");
+    expect(at(15).join()).toContain("providers.openrouter.accounts.1.api_base ends in '/chat/completions'");
+  });
+
+  test("a wrong value inside health: is reported at its own key, every one of them; a wrong shape says what is expected", () => {
+    const found = problems("health:\n  allowed_fails: 0\n  cooldown_min_secs: -1\n  cooldown_max_secs: abc\n  enabled: nope\n");
+    expect(found.map((p) => [p.line, p.message.split(":")[0]])).toEqual([
+      [2, "health.allowed_fails"],
+      [3, "health.cooldown_min_secs"],
+      [4, "health.cooldown_max_secs"],
+      [5, "health.enabled"],
+    ]);
+    for (const text of ["health: yes\n", "health: 3\n", "detect: maybe\n"]) {
+      expect(problems(text).map((p) => p.message)).toEqual([expect.stringMatching(/expected true, false or a mapping of enabled, /)]);
+    }
+    expect(problems("health: { cooldown_max_secs: 1e13 }\n")[0]?.message).toContain("at most 86400 (a day)");
+    expect(problems("subscriptions: { spill_at: 95 }\n")[0]?.message).toContain("0.95 means 95%");
+    expect(problems('subscriptions: { spill_at: "95%" }\n')[0]?.message).toContain("e.g. 0.95 for 95%");
+  });
+
+  test("account labels follow the rule `login --label` follows; account_strategy without accounts is a warning", () => {
+    expect(problems('providers:\n  anthropic:\n    accounts: [{ label: "my team" }]\n')[0]?.message).toContain("not a usable label; use letters, digits");
+    const loaded = parseConfigText("providers:\n  openrouter:\n    account_strategy: round_robin\n", "f.yaml", {});
+    expect(loaded.warnings.map((w) => w.message)).toEqual(["providers.openrouter.account_strategy has no effect: the provider has one account"]);
   });
 });

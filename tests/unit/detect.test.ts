@@ -15,7 +15,7 @@ const server = (id: string, origin: string, models = ["llama3.1"]): DetectedServ
 describe("detection settings and targets", () => {
   test("on by default; `detect: false` turns it off; hosts add targets; the interval can come from the environment", () => {
     expect(detectSettings({}, {})).toEqual({ enabled: true, intervalMs: 10_000, timeoutMs: 400, hosts: [] });
-    expect(detectSettings({ detect: false }, {}).enabled).toBe(false);
+    expect(detectSettings(parseConfigText("detect: false\n", "f.yaml", {}).config, {}).enabled).toBe(false);
     expect(detectSettings({ detect: { interval_secs: 5 } }, { BITROUTER_DETECT_INTERVAL_SECS: "1" }).intervalMs).toBe(1000);
     const targets = probeTargets({ enabled: true, intervalMs: 1, timeoutMs: 1, hosts: ["gpu-box", "10.0.0.5:11434"] });
     expect(targets.filter((t) => t.host === "127.0.0.1").map((t) => `${t.kind}:${t.port}`)).toEqual(["ollama:11434", "vllm:8000", "llamacpp:8080", "lmstudio:1234"]);

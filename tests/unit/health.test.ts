@@ -11,6 +11,7 @@ import { accountKey, createMemoryState, targetKey } from "../../src/state/target
 import { claudeWindows } from "../../src/windows/claude.ts";
 import { codexEventWindows, codexLimitBody, codexWindows } from "../../src/windows/codex.ts";
 import { windowDemotion } from "../../src/windows/window.ts";
+import { statusReport } from "../../src/state/report.ts";
 
 const T0 = Date.UTC(2026, 10, 30, 12, 0, 0);
 const half = () => 0.5; // jitter in the middle: exactly the base backoff
@@ -189,6 +190,37 @@ describe("plan windows, read from real header sets", () => {
     expect(codexLimitBody("<html>", T0)).toBeUndefined();
   });
 
+  test("values no plan means are dropped, never shown or acted on: junk, negative, huge, before 2000, more than a month ahead", () => {
+    const claude = claudeWindows(
+      new Headers({
+        "anthropic-ratelimit-unified-status": "allowed",
+        "anthropic-ratelimit-unified-reset": "99999999999999999",
+        "anthropic-ratelimit-unified-5h-utilization": "abc",
+        "anthropic-ratelimit-unified-5h-reset": "1",
+        "anthropic-ratelimit-unified-7d-utilization": "1e309",
+        "anthropic-ratelimit-unified-7d-reset": String(T0 / 1000 + 40 * 86400),
+        "anthropic-ratelimit-unified-7d_opus-utilization": "-1",
+      }),
+      T0,
+    )!;
+    expect(claude.resetsAt).toBeNull();
+    expect(claude.windows.map((w) => [w.name, w.utilization, w.resetsAt])).toEqual([
+      ["5h", null, null],
+      ["7d", null, null],
+      ["7d_opus", null, null],
+    ]);
+    const codex = codexWindows(new Headers({ "x-codex-primary-used-percent": "-20", "x-codex-primary-window-minutes": "300", "x-codex-primary-reset-after-seconds": "1e309", "x-codex-secondary-used-percent": "1e300" }), T0)!;
+    expect(codex.windows.map((w) => [w.name, w.utilization, w.resetsAt])).toEqual([
+      ["300m", null, null],
+      ["window", null, null],
+    ]);
+    expect(codexEventWindows({ rate_limits: { primary: { used_percent: 50, window_minutes: 300, reset_after_seconds: 1e308 } } }, T0)!.windows[0]!.resetsAt).toBeNull();
+    for (const odd of [null, [], "x", 5]) expect(codexEventWindows({ rate_limits: odd } as Record<string, unknown>, T0)).toBeUndefined();
+    expect(codexLimitBody('{"error":{"type":"usage_limit_reached","resets_at":1e20,"resets_in_seconds":1e300}}', T0)).toEqual({ type: "usage_limit_reached", resetsAt: null });
+    // With no time to go by, a rejection demotes for a minute, then the next answer decides.
+    expect(windowDemotion({ status: "rejected", resetsAt: null, binding: null, windows: [], notes: {}, observedAt: T0 }, T0, 0.95, "m")).toEqual({ reason: "plan rejected", until: T0 + 60_000, rejected: true });
+  });
+
   test("demotion: rejected until its reset, above spill_at until its reset, back by itself after; per-model windows only for their models", () => {
     const now = 1774472400_000 - 60_000;
     const rejected = claudeWindows(CLAUDE_REJECTED, now)!;
@@ -321,6 +353,11 @@ models:
     expect(chainOf(order())).toEqual(["anthropic@work", "api@default", "anthropic@default*"]);
   });
 
+  test("accounts whose key variables are all unset are each named, not the provider's own variable", () => {
+    const registry = registryOf('providers:\n  openrouter:\n    accounts:\n      - { label: team, api_key: "${OR_TEAM_KEY}" }\n      - { label: mine, api_key: "${OR_MY_KEY}" }\n');
+    expect(registry.sources.get("openrouter")).toMatchObject({ active: false, reason: "no account is usable: team (OR_TEAM_KEY is not set), mine (OR_MY_KEY is not set)" });
+  });
+
   test("a declared plan account without a login is named with the command that fixes it", () => {
     const registry = registryOf("providers:\n  anthropic:\n    accounts: [{ label: work }, { label: home }]\n", {}, { anthropic: { work: login("w@x") } });
     const anthropic = registry.sources.get("anthropic")!;
@@ -329,6 +366,19 @@ models:
       { label: "home", active: false, reason: "not logged in (run `bitrouter login anthropic --label home`)" },
     ]);
     expect(anthropic.reason).toBe("1 of 2 accounts logged in");
+  });
+});
+
+describe("the status report", () => {
+  test("never throws on a broken time, and says a rejection's reset has passed", () => {
+    const registry = registryOf("providers:\n  local:\n    api_base: http://127.0.0.1:1/v1\n    models: [{ id: m }]\n", {}, { anthropic: { default: login("d@x") } });
+    const state = createMemoryState({ now: () => T0 });
+    state.record(targetKey("local", "m", "default"), { kind: "overloaded", reason: "HTTP 429", untilMs: 1e20 }, DEFAULT_HEALTH);
+    state.recordWindows(accountKey("anthropic", "default"), { status: "rejected", resetsAt: T0 - 1000, binding: null, windows: [], notes: {}, observedAt: T0 - 5000 });
+    const report = statusReport(registry, state, T0, T0);
+    // A time past any date is held to a month ahead when recorded.
+    expect(report.health[0]).toMatchObject({ until: new Date(T0 + 31 * 86_400_000).toISOString(), in_secs: 31 * 86_400 });
+    expect(report.plans[0]).toMatchObject({ status: "rejected", stale: true, demoted: null });
   });
 });
 

@@ -4,7 +4,7 @@ import { ConfigError, formatProblem, loadConfig } from "../../config/load.ts";
 import { buildRegistry } from "../../sources/registry.ts";
 import { CONFIG_OPTION, HELP_OPTION, JSON_OPTION, parseCommandArgs } from "../args.ts";
 import { EXIT_FAILURE, EXIT_OK, type Io } from "../io.ts";
-import { printConfigError } from "../context.ts";
+import { printConfigError, storedLogins } from "../context.ts";
 
 export const configCheckHelp = `Usage: bitrouter config check [-c PATH] [--json]
 
@@ -20,8 +20,10 @@ export async function configCheckCommand(argv: string[], io: Io): Promise<number
   }
   try {
     const loaded = loadConfig({ explicit: values.config, cwd: io.cwd, env: io.env, homeDir: io.homeDir });
-    const registry = buildRegistry(loaded, io.env);
+    // With the stored logins, as the server builds it: a logged-in plan is not "inactive".
+    const registry = buildRegistry(loaded, io.env, storedLogins(io));
     const inactive = [...registry.sources.values()].filter((s) => s.configured && !s.active);
+    const unusableAccounts = [...registry.sources.values()].filter((s) => s.active && s.multiAccount).flatMap((s) => s.accounts.filter((a) => !a.active).map((a) => ({ provider: s.id, account: a.label, reason: a.reason })));
     if (values.json) {
       io.stdout(
         `${JSON.stringify(
@@ -33,6 +35,7 @@ export async function configCheckCommand(argv: string[], io: Io): Promise<number
             warnings: loaded.warnings,
             unset: [...new Set(loaded.unset.map((u) => u.name))],
             inactive: inactive.map((s) => ({ provider: s.id, reason: s.reason })),
+            unusable_accounts: unusableAccounts,
           },
           null,
           2,
@@ -42,6 +45,7 @@ export async function configCheckCommand(argv: string[], io: Io): Promise<number
     }
     for (const warning of loaded.warnings) io.stderr(`${formatProblem(warning)}\n`);
     for (const source of inactive) io.stderr(`note: provider '${source.id}' will be inactive: ${source.reason}\n`);
+    for (const a of unusableAccounts) io.stderr(`note: account '${a.account}' of provider '${a.provider}' will not be used: ${a.reason}\n`);
     if (loaded.path === null) io.stdout("no config file found; built-in defaults are valid\n");
     else io.stdout(`${loaded.path}: valid (${count(Object.keys(loaded.config.providers ?? {}).length, "provider")}, ${count(registry.virtualModels.size, "virtual model")})\n`);
     return EXIT_OK;

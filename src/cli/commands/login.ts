@@ -2,6 +2,7 @@
 // Login: PKCE in the browser with the answer caught on a loopback port, or pasted back by hand
 // on a machine without a browser; `--import` adopts a Claude Code or Codex CLI login instead.
 import { createInterface } from "node:readline";
+import { LABEL_PATTERN } from "../../config/schema.ts";
 import { CredentialFileError } from "../../subscriptions/credentials.ts";
 import { importLogin } from "../../subscriptions/import.ts";
 import { authorizeUrl, type CallbackAnswer, exchangeCode, listenForCallback, OAuthError, parsePastedAnswer } from "../../subscriptions/oauth.ts";
@@ -143,6 +144,7 @@ export async function logoutCommand(argv: string[], io: Io): Promise<number> {
   }
   const provider = positionals[0];
   if (!provider) throw new UsageError("logout needs a provider, e.g. `bitrouter logout anthropic`");
+  if (!isPlanId(provider)) throw new UsageError(`'${provider}' is not a subscription plan; logins are stored for ${PLAN_IDS.join(" and ")}`);
   const label = values.label === undefined ? undefined : checkedLabel(values.label);
   const store = credentialStore(io);
   try {
@@ -162,9 +164,9 @@ export async function logoutCommand(argv: string[], io: Io): Promise<number> {
 
 const LABEL_OPTION = { label: { type: "string" } } as const;
 
-/** A label names an account in config, logs and headers: short and plain. */
+/** A label names an account in config, logs and headers: the config's rule. */
 function checkedLabel(label: string | undefined): string {
   if (label === undefined) return "default";
-  if (!/^[A-Za-z0-9][\w.-]{0,63}$/.test(label)) throw new UsageError(`--label '${label}': use letters, digits, '.', '_' or '-' (at most 64), starting with a letter or digit`);
+  if (!LABEL_PATTERN.test(label)) throw new UsageError(`--label '${label}': use letters, digits, '.', '_' or '-' (at most 64), starting with a letter or digit`);
   return label;
 }

@@ -4,7 +4,7 @@
 import { CONFIG_OPTION, HELP_OPTION, JSON_OPTION, parseCommandArgs } from "../args.ts";
 import { PLAN_IDS } from "../../subscriptions/plans.ts";
 import { describeLogin } from "../../sources/registry.ts";
-import type { StatusReport } from "../../state/report.ts";
+import { isoTime, type StatusReport } from "../../state/report.ts";
 import { percent } from "../../windows/window.ts";
 import { loadDiscovered, loadOrReport, storedLogins } from "../context.ts";
 import { EXIT_FAILURE, EXIT_OK, type Io } from "../io.ts";
@@ -14,8 +14,9 @@ export const statusHelp = `Usage: bitrouter status [-c PATH] [--url URL] [--json
 
 Show each source with its state, reason and accounts; the subscription logins (who, which plan,
 until when; never a token); the local model servers detected; and, from the running BitRouter
-(on the configured listen address, or --url), the targets it is cooling and each plan's quota
-windows (utilisation, status, reset time and countdown).
+(on the configured listen address, or --url; its key from server.api_keys or $BITROUTER_KEY),
+the targets it is cooling and each plan's quota windows (utilisation, status, reset time and
+countdown).
 `;
 
 export async function statusCommand(argv: string[], io: Io): Promise<number> {
@@ -29,7 +30,7 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
   // "Active" means configured; a configured local server that is not running would make that
   // claim misleading, so self-hosted sources are asked too (in parallel, bounded).
   const [live, ...reachable] = await Promise.all([
-    askServer<StatusReport>(registry, "/bitrouter/status", values.url),
+    askServer<StatusReport>(registry, "/bitrouter/status", { url: values.url, env: io.env, looksRight: isStatusReport }),
     ...[...registry.sources.values()].map((s) => (s.active && s.kind === "self-hosted" && s.modelsFrom !== "detection" ? answers(`${s.apiBase}/models`, 400, true) : Promise.resolve(undefined))),
   ]);
   const running = live.ok || (live.url !== undefined && (await answers(`${live.url}/health`)));
@@ -59,7 +60,7 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
         logged_in: true,
         account: login.account?.email ?? null,
         plan: login.account?.plan ?? null,
-        expires_at: login.expires_at ? new Date(login.expires_at * 1000).toISOString() : null,
+        expires_at: login.expires_at ? isoTime(login.expires_at * 1000) : null,
         expired: login.expires_at !== 0 && login.expires_at * 1000 <= now,
         obtained_via: login.obtained_via ?? null,
         state: describeLogin(login, now),
@@ -105,6 +106,11 @@ interface SubscriptionLine {
   state: string;
 }
 
+function isStatusReport(body: unknown): boolean {
+  const report = body as Partial<StatusReport> | null;
+  return typeof report === "object" && report !== null && typeof report.health_policy === "object" && Array.isArray(report.health) && Array.isArray(report.plans);
+}
+
 function name(provider: string, label: string | null): string {
   return label === null || label === "default" ? provider : `${provider} (${label})`;
 }
@@ -126,16 +132,17 @@ function printLive(io: Io, report: StatusReport): void {
   for (const p of report.plans) {
     const head = `  ${name(p.provider, p.account)}`;
     if (p.status === null) {
-      io.stdout(`${head}  no answer seen yet since the server started\n`);
+      io.stdout(`${head}  no window figures seen yet since the server started\n`);
       continue;
     }
-    const demoted = p.demoted ? `  demoted until ${localTime(p.demoted.until)} (${countdown(p.demoted.in_secs)}): ${p.demoted.reason}` : "  serving first";
-    io.stdout(`${head}  ${p.status}${demoted}\n`);
+    const until = p.demoted?.until ? ` until ${localTime(p.demoted.until)} (${countdown(p.demoted.in_secs)})` : "";
+    const demoted = p.demoted ? `  demoted${until}: ${p.demoted.reason}` : "  serving first";
+    io.stdout(`${head}  ${p.status}${p.stale ? " (its reset has passed)" : ""}${demoted}\n`);
     const label = (w: StatusReport["plans"][number]["windows"][number]) => (/^\d+m$/.test(w.name) && w.minutes ? `${w.name} (${length(w.minutes)})` : w.name);
     const nameWidth = Math.max(0, ...p.windows.map((w) => label(w).length));
     for (const w of p.windows) {
       const used = w.utilization === null ? "    ?" : percent(w.utilization).padStart(5);
-      const reset = w.resets_at ? `resets ${localTime(w.resets_at)} (${countdown(w.in_secs)})` : "";
+      const reset = !w.resets_at ? "" : w.in_secs === 0 ? `reset at ${localTime(w.resets_at)} (passed; the next answer gives new figures)` : `resets ${localTime(w.resets_at)} (${countdown(w.in_secs)})`;
       io.stdout(`    ${label(w).padEnd(nameWidth)}  ${bar(w.utilization)} ${used}  ${(w.status ?? "").padEnd(15)}  ${reset}\n`);
     }
     const notes = Object.entries(p.notes).map(([k, v]) => `${k}=${v}`);
