@@ -33,7 +33,6 @@ export interface AttemptDeps {
   plans?: PlanObserver;
 }
 
-
 export function createAttempt(inbound: InboundRequest, deps: AttemptDeps): Attempt<Committed> {
   return async (candidate, signal) => {
     let exchange: Exchange;
