@@ -8,6 +8,7 @@ import { modelsCommand, modelsHelp } from "./commands/models.ts";
 import { routeCommand, routeHelp } from "./commands/route.ts";
 import { serveCommand, serveHelp } from "./commands/serve.ts";
 import { statusCommand, statusHelp } from "./commands/status.ts";
+import { usageCommand, usageHelp } from "./commands/usage.ts";
 import { closestMatches } from "../did-you-mean.ts";
 import { messageOf } from "../errors.ts";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Io } from "./io.ts";
@@ -27,6 +28,7 @@ const COMMANDS: Record<string, Command> = {
   login: { summary: "log in to a subscription (anthropic, openai-codex)", help: loginHelp, run: loginCommand },
   logout: { summary: "remove a subscription's stored login", help: logoutHelp, run: logoutCommand },
   status: { summary: "sources and their state; whether the server answers", help: statusHelp, run: statusCommand },
+  usage: { summary: "where the tokens went: by day, model, source, account or plan window", help: usageHelp, run: usageCommand },
 };
 
 export function usage(): string {

@@ -70,6 +70,19 @@ const compatibility = z.strictObject({
     .optional(),
 });
 
+/**
+ * A model's own price, in the original's spelling: µUSD per token, which is USD per million
+ * tokens. `context_tiers` is accepted for the original's files; the base rates are used.
+ */
+const perToken = numberish(z.number().nonnegative()).optional();
+const pricing = z.strictObject({
+  input_micro_usd_per_token: perToken,
+  output_micro_usd_per_token: perToken,
+  cache_read_micro_usd_per_token: perToken,
+  cache_write_micro_usd_per_token: perToken,
+  context_tiers: z.array(z.unknown()).optional(),
+});
+
 const providerModel = z.strictObject({
   id: z.string().min(1),
   provider_model_id: z.string().min(1).optional(),
@@ -77,6 +90,7 @@ const providerModel = z.strictObject({
   compatibility: compatibility.optional(),
   capabilities: z.array(z.string()).optional(),
   context_length: numberish(z.number().int().positive()).optional(),
+  pricing: pricing.optional(),
 });
 
 /** Names an account in config, logs, headers and `login --label`: short and plain. */
@@ -167,6 +181,16 @@ const subscriptions = z.strictObject({
   session_ttl_secs: seconds.optional(),
 });
 
+/** The usage ledger (SPEC §17). */
+const usage = switchable(
+  {
+    enabled: boolean.optional(),
+    /** Rows older than this are deleted (in small batches, off the request path). */
+    retention_days: numberish(z.number().positive()).optional(),
+  },
+  "enabled, retention_days",
+);
+
 // Sections may be present but empty (only comments under them): YAML reads that as null.
 export const configSchema = z.strictObject({
   server: server.nullish(),
@@ -174,6 +198,7 @@ export const configSchema = z.strictObject({
   detect: detect.nullish(),
   health: health.nullish(),
   subscriptions: subscriptions.nullish(),
+  usage: usage.nullish(),
   providers: z.record(z.string().min(1), provider.nullable()).nullish(),
   models: z.record(z.string().min(1), virtualModel).nullish(),
 });
@@ -217,7 +242,6 @@ export const IGNORED_ORIGINAL_KEYS: readonly string[] = [
   "providers.*.rate_limits",
   "providers.*.timeouts.pool_idle_secs",
   "providers.*.timeouts.tcp_keepalive_secs",
-  "providers.*.models.*.pricing",
   "providers.*.models.*.reasoning_effort",
   "providers.*.models.*.rate_limits",
   "models.*.pricing",

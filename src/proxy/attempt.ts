@@ -31,6 +31,8 @@ export interface AttemptDeps {
   log?: Logger;
   /** Reads the plan's quota windows off every answer of a plan source. */
   plans?: PlanObserver;
+  /** Told the time spent waiting on the source (sending, headers, the body or the first token), ms. */
+  onWait?: (ms: number) => void;
 }
 
 export function createAttempt(inbound: InboundRequest, deps: AttemptDeps): Attempt<Committed> {
@@ -59,6 +61,8 @@ export function createAttempt(inbound: InboundRequest, deps: AttemptDeps): Attem
     if (exchange.dropped.length > 0) deps.log?.debug("fields not sent", { request_id: inbound.requestId, provider: candidate.source.id, protocol: candidate.protocol, fields: exchange.dropped.join(",") });
 
     let response: UpstreamResponse;
+    const waitStart = performance.now();
+    const waited = () => deps.onWait?.(performance.now() - waitStart);
     try {
       const label = candidate.account.label;
       if (plan) login = await subscriptionsOf(deps).accessToken(plan, label);
@@ -70,6 +74,7 @@ export function createAttempt(inbound: InboundRequest, deps: AttemptDeps): Attem
         response = await send();
       }
     } catch (err) {
+      waited();
       if (err instanceof BitRouterError) return { ok: false, failure: { status: err.status, kind: "status", reason: err.message, action: "next" } };
       // Serialising the body for the source happens in send(), before any byte leaves.
       if (isTooDeep(err)) return tooDeepFailure();
@@ -80,6 +85,7 @@ export function createAttempt(inbound: InboundRequest, deps: AttemptDeps): Attem
     if (plan) deps.plans?.headers(candidate, response.headers, response.status);
     if (response.status < 200 || response.status >= 300) {
       const body = await response.text(ERROR_BODY_LIMIT).catch(() => "");
+      waited();
       const failure = classifyStatus(response.status, response.headers, deps.maxRetryWaitMs);
       // A plan's own reset time says how long this account is out, when Retry-After does not.
       const resetsAt = plan ? deps.plans?.rejection(candidate, response.status, body) : undefined;
@@ -94,14 +100,16 @@ export function createAttempt(inbound: InboundRequest, deps: AttemptDeps): Attem
       return { ok: false, failure };
     }
 
-    if (inbound.stream) return streamAttempt(exchange, response, candidate, deps.plans);
-    if (exchange.upstreamStream) return foldAttempt(exchange, response, candidate, deps.plans);
+    if (inbound.stream) return streamAttempt(exchange, response, candidate, deps.plans).finally(waited);
+    if (exchange.upstreamStream) return foldAttempt(exchange, response, candidate, deps.plans).finally(waited);
 
     let text: string;
     try {
       text = await response.text();
     } catch (err) {
       return { ok: false, failure: readFailure(err, candidate) };
+    } finally {
+      waited();
     }
     const decoded = exchange.decodeJson(text);
     if (!decoded.ok) return { ok: false, failure: invalid(scrubSecrets(decoded.reason, candidate.apiKey)) };

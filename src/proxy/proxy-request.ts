@@ -4,13 +4,16 @@
 import { BitRouterError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Usage } from "../protocols/ir.ts";
-import { ClientGone, walkChain, type WalkResult } from "../routing/failover.ts";
+import { abortableSleep, ClientGone, walkChain, type WalkResult } from "../routing/failover.ts";
 import { orderTargets, type Target } from "../routing/order.ts";
 import type { Resolution } from "../routing/resolve.ts";
 import type { Settings } from "../sources/registry.ts";
 import { outcomeOf } from "../state/health.ts";
 import type { TargetState } from "../state/target-state.ts";
 import type { PlanObserver } from "../windows/observe.ts";
+import type { RequestEvent, RequestEventSink } from "../request-event.ts";
+import { accountKey } from "../state/target-state.ts";
+import { bindingWindow } from "../windows/window.ts";
 import type { SubscriptionAuth } from "../subscriptions/tokens.ts";
 import type { UpstreamClient } from "../upstream/client.ts";
 import { passedResponseHeaders } from "../upstream/headers.ts";
@@ -27,6 +30,10 @@ export interface ProxyDeps {
   state: TargetState;
   plans: PlanObserver;
   now?: () => number;
+  /** Told once per request, when its answer is over (the ledger, the metrics). */
+  onFinished?: RequestEventSink;
+  /** A client stream opened (+1) or ended (-1). */
+  onStream?: (delta: 1 | -1) => void;
   /** The client's connection: aborts when it goes away. */
   signal: AbortSignal;
   /** Renders a final error as the client protocol's terminal stream frame. */
@@ -39,9 +46,20 @@ export async function proxyRequest(inbound: InboundRequest, resolution: Resoluti
   const started = performance.now();
   const now = deps.now ?? Date.now;
   const { state, settings } = deps;
-  const attempts = { count: 0 };
-  const targets = orderTargets(resolution.candidates, { state, settings, now: now(), session: inbound.session });
-  const attempt = createAttempt(inbound, { upstream: deps.upstream, maxRetryWaitMs: settings.maxRetryWaitMs, subscriptions: deps.subscriptions, log: deps.log, plans: deps.plans });
+  const arrived = now();
+  const attempts = { count: 0, waitedMs: 0 };
+  const failedAttempts: RequestEvent["failed"] = [];
+  const targets = orderTargets(resolution.candidates, { state, settings, now: arrived, session: inbound.session });
+  const attempt = createAttempt(inbound, {
+    upstream: deps.upstream,
+    maxRetryWaitMs: settings.maxRetryWaitMs,
+    subscriptions: deps.subscriptions,
+    log: deps.log,
+    plans: deps.plans,
+    onWait: (ms) => {
+      attempts.waitedMs += ms;
+    },
+  });
   const walk = walkChain(
     targets,
     async (target, signal) => {
@@ -58,8 +76,16 @@ export async function proxyRequest(inbound: InboundRequest, resolution: Resoluti
     {
       requested: inbound.requestedModel,
       signal: deps.signal,
-      onFailure: (failed) =>
-        deps.log.warn("attempt failed", { request_id: inbound.requestId, provider: failed.provider, model: failed.model, account: failed.account, status: failed.status, reason: failed.reason }),
+      onFailure: (failed) => {
+        failedAttempts.push({ provider: failed.provider, status: failed.status });
+        deps.log.warn("attempt failed", { request_id: inbound.requestId, provider: failed.provider, model: failed.model, account: failed.account, status: failed.status, reason: failed.reason });
+      },
+      // A pause before a retry is time spent on the source's account, not BitRouter's.
+      sleep: async (ms, signal) => {
+        const start = performance.now();
+        await abortableSleep(ms, signal);
+        attempts.waitedMs += performance.now() - start;
+      },
       // A target that has just started cooling is not retried unless it is due back within the wait.
       mayRetry: (target, waitMs) => {
         const health = state.get(target.key);
@@ -75,7 +101,35 @@ export async function proxyRequest(inbound: InboundRequest, resolution: Resoluti
   }
 
   const demoted = targets.filter((t) => t.demoted).map((t) => `${t.source.id}:${t.upstreamModel}@${t.account.label} (${t.demoted!.reason})`);
-  const finished = (fields: { candidate?: Target; status: number; usage?: Usage | null; ttftMs?: number; error?: string }) => {
+  const finished = (fields: { candidate?: Target; status: number; usage?: Usage | null; ttftMs?: number; error?: string; waitedBeforeFirstByteMs?: number }) => {
+    const durationMs = performance.now() - started;
+    if (deps.onFinished) {
+      const target = fields.candidate;
+      const waited = fields.waitedBeforeFirstByteMs ?? attempts.waitedMs;
+      deps.onFinished({
+        requestId: inbound.requestId,
+        at: arrived,
+        protocol: inbound.protocol,
+        requestedModel: inbound.requestedModel,
+        stream: inbound.stream,
+        status: fields.status,
+        attempts: attempts.count,
+        failed: failedAttempts,
+        served: target && {
+          provider: target.source.id,
+          kind: target.source.kind,
+          plan: target.source.plan,
+          account: target.account.label,
+          upstreamModel: target.upstreamModel,
+          declared: target.model !== undefined,
+          window: target.source.plan ? windowLabel(state, target, now()) : undefined,
+        },
+        ttftMs: fields.ttftMs,
+        durationMs,
+        overheadMs: fields.ttftMs === undefined ? undefined : Math.max(0, fields.ttftMs - waited),
+        usage: fields.usage ?? null,
+      });
+    }
     deps.log.info("request finished", {
       request_id: inbound.requestId,
       model: inbound.requestedModel,
@@ -86,7 +140,7 @@ export async function proxyRequest(inbound: InboundRequest, resolution: Resoluti
       status: fields.status,
       attempts: attempts.count,
       ttft_ms: fields.ttftMs === undefined ? undefined : Math.round(fields.ttftMs),
-      duration_ms: Math.round(performance.now() - started),
+      duration_ms: Math.round(durationMs),
       input_tokens: fields.usage?.inputTokens,
       output_tokens: fields.usage?.outputTokens,
       demoted: demoted.length > 0 ? demoted.join(", ") : undefined,
@@ -121,9 +175,11 @@ export async function proxyRequest(inbound: InboundRequest, resolution: Resoluti
   clearTimeout(early);
 
   let ttftMs: number | undefined;
+  let waitedBeforeFirstByteMs: number | undefined;
   let candidate: Target | undefined;
   const pending: Promise<OpenStream> = walk.then((r) => {
     ttftMs = performance.now() - started;
+    waitedBeforeFirstByteMs = attempts.waitedMs;
     candidate = r.candidate;
     if (r.value.kind !== "stream") throw new Error("a streaming request committed a JSON body");
     return r.value.stream;
@@ -147,20 +203,30 @@ export async function proxyRequest(inbound: InboundRequest, resolution: Resoluti
       early: first === "early",
       errorFrame: deps.errorFrame,
       onDone: (outcome, relay) => {
+        deps.onStream?.(-1);
         if (candidate?.source.plan && relay?.limits) deps.plans.event(candidate, relay.limits);
         // A stream the source broke after its first token still counts against it.
         if (candidate && settings.health.enabled && outcome.status !== 200 && outcome.status !== 499) {
           state.record(candidate.key, { kind: "failed", reason: outcome.error ?? `stream failed (${outcome.status})` }, settings.health);
         }
-        finished({ candidate, status: outcome.status, usage: relay?.usage, ttftMs, error: outcome.error });
+        finished({ candidate, status: outcome.status, usage: relay?.usage, ttftMs, error: outcome.error, waitedBeforeFirstByteMs });
       },
     });
+    deps.onStream?.(1);
     return new Response(body, { status: 200, headers });
   } catch (err) {
     // Nothing may be left running when the answer cannot go out: the upstream is cancelled.
     pending.then((stream) => stream.response.cancel("failed"), () => {});
     throw err;
   }
+}
+
+/** The plan's binding window when it answered, as `5h@<reset ISO>`: one name per window period. */
+function windowLabel(state: TargetState, target: Target, at: number): string | undefined {
+  const plan = state.windows(accountKey(target.source.id, target.account.label));
+  const window = plan ? bindingWindow(plan, at) : undefined;
+  if (!window) return undefined;
+  return window.resetsAt === null ? window.name : `${window.name}@${new Date(window.resetsAt).toISOString()}`;
 }
 
 function setServedBy(headers: Headers, target: Target): void {

@@ -85,7 +85,7 @@ export async function walkChain<T>(candidates: Target[], attempt: Attempt<T>, op
   throw exhaustedError(options.requested, failed);
 }
 
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(done, ms);
     function done() {

@@ -14,6 +14,11 @@ import type { SubscriptionAuth } from "../subscriptions/tokens.ts";
 import type { UpstreamClient } from "../upstream/client.ts";
 import { createMemoryState, type TargetState } from "../state/target-state.ts";
 import { createPlanObserver, type PlanObserver } from "../windows/observe.ts";
+import { zValidator } from "@hono/zod-validator";
+import type { Ledger } from "../ledger/ledger.ts";
+import { toUsageQuery, usageQuerySchema } from "../ledger/query.ts";
+import { createMetrics, type Metrics } from "../metrics/metrics.ts";
+import type { RequestEventSink } from "../request-event.ts";
 import { inboundAuth } from "./middleware/auth.ts";
 import { type ErrorDialect, internalError, renderError } from "./render-error.ts";
 import { countTokens } from "./routes/count-tokens.ts";
@@ -31,6 +36,8 @@ export interface AppDeps {
   /** What the router remembers across requests (default: a fresh in-memory state). */
   state?: TargetState;
   now?: () => number;
+  /** The usage ledger (absent: `usage: false`, or an in-process test). */
+  ledger?: Ledger;
 }
 
 /** The dependencies the routes use, with the defaults filled in. */
@@ -39,6 +46,9 @@ export interface RouteDeps extends AppDeps {
   plans: PlanObserver;
   now: () => number;
   startedAt: number;
+  metrics: Metrics;
+  /** Every finished request: the ledger and the metrics. */
+  onFinished: RequestEventSink;
 }
 
 export type AppEnv = {
@@ -51,7 +61,12 @@ const CLIENT_REQUEST_ID = /^[\w.:-]{1,128}$/;
 export function createApp(appDeps: AppDeps): Hono<AppEnv> {
   const now = appDeps.now ?? Date.now;
   const state = appDeps.state ?? createMemoryState({ now });
-  const deps: RouteDeps = { ...appDeps, state, plans: createPlanObserver(state, now), now, startedAt: now() };
+  const metrics = createMetrics({ state, registry: appDeps.registry });
+  const onFinished: RequestEventSink = (event) => {
+    appDeps.ledger?.record(event);
+    metrics.observe(event);
+  };
+  const deps: RouteDeps = { ...appDeps, state, plans: createPlanObserver(state, now), now, startedAt: now(), metrics, onFinished };
   const newRequestId = deps.newRequestId ?? (() => crypto.randomUUID());
   const app = new Hono<AppEnv>();
 
@@ -95,6 +110,21 @@ export function createApp(appDeps: AppDeps): Hono<AppEnv> {
   });
   // `bitrouter status` over HTTP: sources and accounts, targets on record, plan windows.
   app.get("/bitrouter/status", (c) => c.json(statusReport(c.var.registry, deps.state, deps.now(), deps.startedAt)));
+  app.get("/bitrouter/usage", zValidator("query", usageQuerySchema, (result) => {
+    if (!result.success) {
+      const issue = result.error.issues[0];
+      throw badRequest(`${issue?.path.join(".") || "query"}: ${issue?.message ?? "invalid"}`, "invalid_request", String(issue?.path[0] ?? "query"));
+    }
+  }), (c) => {
+    const parsed = toUsageQuery(c.req.valid("query"), deps.now());
+    if (!parsed.ok) throw badRequest(parsed.message, "invalid_request", parsed.param);
+    const store = c.var.registry.settings.usage.enabled ? deps.ledger?.store() : undefined;
+    if (!store) throw new BitRouterError(404, "not_found_error", "the usage ledger is off here (usage: false in the config, or its file cannot be opened; see the log)", { code: "ledger_off" });
+    deps.ledger?.flush();
+    return c.json(store.summarize(parsed.query));
+  });
+  app.use("/metrics", inboundAuth());
+  app.get("/metrics", async () => new Response(await metrics.text(), { headers: { "content-type": metrics.contentType } }));
   app.route("/v1", modelsRoutes());
   app.post("/v1/chat/completions", (c) => handleInference(c, deps, "chat_completions"));
   app.post("/v1/messages", (c) => handleInference(c, deps, "messages"));

@@ -6,6 +6,7 @@ import { skipsAuth } from "../config/load.ts";
 import { DEFAULT_LISTEN } from "../config/listen.ts";
 import type { AccountStrategy, Compatibility, ConfigFile, Protocol, ProtocolRule, ProviderConfig, TimeoutsConfig } from "../config/schema.ts";
 import { DEFAULT_HEALTH, type HealthPolicy } from "../state/health.ts";
+import type { Price } from "../ledger/prices.ts";
 import type { CredentialFile, OAuthCredential } from "../subscriptions/credentials.ts";
 import { isPlanId, type PlanId, planFor } from "../subscriptions/plans.ts";
 import { BUILTIN_IDS, type CatalogEntry, catalogEntry, defaultKeyEnv, type SourceKind } from "./catalog.ts";
@@ -19,6 +20,8 @@ export interface SourceModel {
   compatibility?: NonNullable<Compatibility["chat_completions"]>;
   capabilities?: string[];
   contextLength?: number;
+  /** Its `pricing:` from the config, in USD per million tokens. */
+  pricing?: Price;
 }
 
 export interface Timeouts {
@@ -102,6 +105,7 @@ export interface Settings {
   spillAt: number;
   /** How long a conversation stays bound to its account after its last request. */
   sessionTtlMs: number;
+  usage: { enabled: boolean; retentionDays: number };
 }
 
 export interface Registry {
@@ -211,6 +215,7 @@ function buildSettings(config: ConfigFile): Settings {
     health: healthPolicy(config.health),
     spillAt: config.subscriptions?.spill_at ?? DEFAULT_SPILL_AT,
     sessionTtlMs: (config.subscriptions?.session_ttl_secs ?? DEFAULT_SESSION_TTL_SECS) * 1000,
+    usage: { enabled: config.usage?.enabled ?? true, retentionDays: config.usage?.retention_days ?? 90 },
   };
 }
 
@@ -276,6 +281,14 @@ function buildSource(
       compatibility: m.compatibility?.chat_completions,
       capabilities: m.capabilities,
       contextLength: m.context_length,
+      pricing: m.pricing?.input_micro_usd_per_token !== undefined && m.pricing.output_micro_usd_per_token !== undefined
+        ? {
+            input: m.pricing.input_micro_usd_per_token,
+            output: m.pricing.output_micro_usd_per_token,
+            cacheRead: m.pricing.cache_read_micro_usd_per_token,
+            cacheWrite: m.pricing.cache_write_micro_usd_per_token,
+          }
+        : undefined,
     }),
   );
   const catalogModels = (entry?.models ?? []).map((m): SourceModel => ({ id: m, upstreamId: m }));

@@ -13,7 +13,7 @@ export interface Script {
   toolCalls?: { id: string; name: string; args: string[] }[];
   refusal?: string;
   stop: "stop" | "tool_calls" | "length" | "refusal";
-  usage: { input: number; output: number; cacheRead?: number; reasoning?: number };
+  usage: { input: number; output: number; cacheRead?: number; cacheWrite?: number; reasoning?: number };
 }
 
 /** A stream cut into parts, so a scenario can stop, stall or break it between any two frames. */
@@ -32,8 +32,12 @@ export const TOOL_CALLS = [
   { id: "call_time", name: "get_time", args: ['{"tz":', '"Europe/Paris"}'] },
 ];
 
-export function scriptFor(kind: string, text: string[], usage: { prompt_tokens: number; completion_tokens: number }, cacheRead = 0): Script {
-  const base = { text, stop: "stop" as const, usage: { input: usage.prompt_tokens, output: usage.completion_tokens, ...(cacheRead ? { cacheRead } : {}) } };
+export function scriptFor(kind: string, text: string[], usage: { prompt_tokens: number; completion_tokens: number }, cacheRead = 0, more: { cacheWrite?: number; reasoning?: number } = {}): Script {
+  const base = {
+    text,
+    stop: "stop" as const,
+    usage: { input: usage.prompt_tokens, output: usage.completion_tokens, ...(cacheRead ? { cacheRead } : {}), ...(more.cacheWrite ? { cacheWrite: more.cacheWrite } : {}), ...(more.reasoning ? { reasoning: more.reasoning } : {}) },
+  };
   switch (kind) {
     case "tools":
       return { ...base, text: [], toolCalls: TOOL_CALLS, stop: "tool_calls" };
@@ -63,13 +67,7 @@ export function chatStream(script: Script, options: { id: string; model: string;
     for (const part of call.args) content.push(delta({ tool_calls: [{ index, function: { arguments: part } }] }));
   });
   const finish = { stop: "stop", tool_calls: "tool_calls", length: "length", refusal: "content_filter" }[script.stop];
-  const usage = {
-    prompt_tokens: script.usage.input,
-    completion_tokens: script.usage.output,
-    total_tokens: script.usage.input + script.usage.output,
-    ...(script.usage.cacheRead ? { prompt_tokens_details: { cached_tokens: script.usage.cacheRead } } : {}),
-    ...(script.usage.reasoning ? { completion_tokens_details: { reasoning_tokens: script.usage.reasoning } } : {}),
-  };
+  const usage = chatUsage(script);
   const tail = [frame([{ index: 0, delta: {}, finish_reason: finish }])];
   if (options.includeUsage) tail.push(frame([], usage));
   tail.push("data: [DONE]\n\n");
@@ -80,6 +78,18 @@ export function chatStream(script: Script, options: { id: string; model: string;
     inBandError: `data: ${JSON.stringify({ error: { message: "the GPU fell over", type: "server_error", code: null } })}\n\n`,
     malformed: 'data: {"id":"x","choices":[{"delta":{"content":"oops"\n\n',
     oddShape: 'data: {"id":"x","object":"chat.completion.chunk","choices":[null]}\n\n',
+  };
+}
+
+/** Chat usage as OpenAI (cached tokens) and OpenRouter (cache writes) report it. */
+function chatUsage(script: Script) {
+  const details = { ...(script.usage.cacheRead ? { cached_tokens: script.usage.cacheRead } : {}), ...(script.usage.cacheWrite ? { cache_write_tokens: script.usage.cacheWrite } : {}) };
+  return {
+    prompt_tokens: script.usage.input,
+    completion_tokens: script.usage.output,
+    total_tokens: script.usage.input + script.usage.output,
+    ...(Object.keys(details).length > 0 ? { prompt_tokens_details: details } : {}),
+    ...(script.usage.reasoning ? { completion_tokens_details: { reasoning_tokens: script.usage.reasoning } } : {}),
   };
 }
 
@@ -94,7 +104,7 @@ export function chatJson(script: Script, options: { id: string; model: string })
     created: 1700000000,
     model: options.model,
     choices: [{ index: 0, message, finish_reason: { stop: "stop", tool_calls: "tool_calls", length: "length", refusal: "content_filter" }[script.stop], logprobs: null }],
-    usage: { prompt_tokens: script.usage.input, completion_tokens: script.usage.output, total_tokens: script.usage.input + script.usage.output },
+    usage: chatUsage(script),
     system_fingerprint: "fp_fake",
   };
 }
@@ -105,9 +115,10 @@ const STOP_REASON = { stop: "end_turn", tool_calls: "tool_use", length: "max_tok
 
 function messagesUsage(script: Script, phase: "start" | "end") {
   const cacheRead = script.usage.cacheRead ?? 0;
+  const cacheWrite = script.usage.cacheWrite ?? 0;
   return {
-    input_tokens: script.usage.input - cacheRead,
-    cache_creation_input_tokens: 0,
+    input_tokens: script.usage.input - cacheRead - cacheWrite,
+    cache_creation_input_tokens: cacheWrite,
     cache_read_input_tokens: cacheRead,
     output_tokens: phase === "start" ? 1 : script.usage.output,
   };

@@ -41,6 +41,10 @@ export interface FakeUpstream {
   usage: { prompt_tokens: number; completion_tokens: number };
   /** Cached input tokens reported (included in usage.prompt_tokens). */
   cacheRead: number;
+  /** Input tokens written to the cache (Messages and Chat sources report them), included in prompt_tokens. */
+  cacheWrite: number;
+  /** Reasoning tokens reported (included in completion tokens; Chat and Responses). */
+  reasoningTokens: number;
   /** What POST /messages/count_tokens answers. */
   countTokens: number;
   /** Answer 401 to requests whose Authorization is `Bearer <this>` (a revoked token). */
@@ -96,6 +100,8 @@ export async function startFakeUpstream(name = "fake", options: { port?: number 
     textChunks: ["Hello", " from ", name, "."],
     usage: { prompt_tokens: 11, completion_tokens: 7 },
     cacheRead: 0,
+    cacheWrite: 0,
+    reasoningTokens: 0,
     countTokens: 42,
     rejectToken: undefined,
     script: undefined,
@@ -108,6 +114,8 @@ export async function startFakeUpstream(name = "fake", options: { port?: number 
       this.mode = "ok";
       this.queue.length = 0;
       this.cacheRead = 0;
+      this.cacheWrite = 0;
+      this.reasoningTokens = 0;
       this.rejectToken = undefined;
       this.script = undefined;
       this.answerHeaders = undefined;
@@ -321,7 +329,7 @@ async function answer(fake: FakeUpstream, state: ConnState, method: string, path
       break;
   }
 
-  const script = scriptFor(kind, fake.textChunks, fake.usage, fake.cacheRead);
+  const script = scriptFor(kind, fake.textChunks, fake.usage, fake.cacheRead, { cacheWrite: fake.cacheWrite, reasoning: fake.reasoningTokens });
   const n = fake.journal.length;
   const ids = { chat: `chatcmpl-${fake.name}-${n}`, messages: `msg_${fake.name}_${n}`, responses: `resp_${fake.name}_${n}` };
   const options = { id: ids[wire], model };

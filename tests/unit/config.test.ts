@@ -105,14 +105,14 @@ models:
 
   test("keys of the original BitRouter are accepted with a warning", () => {
     const loaded = parseConfigText(
-      "database:\n  url: sqlite://x.db\nproviders:\n  ollama:\n    api_base: http://localhost:11434/v1\n    derives: openai\n    models:\n      - id: llama3.1\n        pricing: {}\n",
+      "database:\n  url: sqlite://x.db\nproviders:\n  ollama:\n    api_base: http://localhost:11434/v1\n    derives: openai\n    models:\n      - id: llama3.1\n        reasoning_effort: {}\n",
       "f.yaml",
       {},
     );
     expect(loaded.warnings.map((w) => [w.line, w.message])).toEqual([
       [1, "'database' is a key of the original BitRouter that this version ignores"],
       [6, "'providers.ollama.derives' is a key of the original BitRouter that this version ignores"],
-      [9, "'providers.ollama.models.0.pricing' is a key of the original BitRouter that this version ignores"],
+      [9, "'providers.ollama.models.0.reasoning_effort' is a key of the original BitRouter that this version ignores"],
     ]);
     expect(loaded.config.providers?.ollama?.models?.[0]).toEqual({ id: "llama3.1" });
   });

@@ -1,7 +1,7 @@
 // `bitrouter` / `bitrouter serve`: start the proxy in the foreground until SIGINT/SIGTERM;
 // SIGHUP reloads the config (in-flight requests keep the registry they started with).
 import { mkdirSync, watch } from "node:fs";
-import { basename, dirname } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { ConfigError, formatProblem, loadConfig } from "../../config/load.ts";
 import { DEFAULT_LISTEN, isLoopbackHost, parseListen } from "../../config/listen.ts";
 import { createLogger, type Logger } from "../../log.ts";
@@ -10,12 +10,14 @@ import { startServer } from "../../server/serve.ts";
 import { type DetectSettings, detectSettings } from "../../sources/detect.ts";
 import { discoverModels } from "../../sources/discover.ts";
 import { createLiveRegistry, type LiveRegistry } from "../../sources/live-registry.ts";
-import { activeSources, buildRegistry, type Registry } from "../../sources/registry.ts";
+import { activeSources, buildRegistry, findModel, type Registry } from "../../sources/registry.ts";
+import { createLedger } from "../../ledger/ledger.ts";
+import { priceFor } from "../../ledger/prices.ts";
 import { createSubscriptionAuth } from "../../subscriptions/tokens.ts";
 import { createUpstreamClient, tcpConnectProbe, type UpstreamClient } from "../../upstream/client.ts";
 import { VERSION } from "../../version.ts";
 import { CONFIG_OPTION, HELP_OPTION, parseCommandArgs, UsageError } from "../args.ts";
-import { credentialStore, loadOrReport, loadRegistry, storedLogins } from "../context.ts";
+import { bitrouterHome, credentialStore, loadOrReport, loadRegistry, storedLogins } from "../context.ts";
 import { EXIT_FAILURE, EXIT_OK, type Io } from "../io.ts";
 
 export const serveHelp = `Usage: bitrouter [serve] [-c PATH] [--listen HOST:PORT]
@@ -62,7 +64,19 @@ export async function serveCommand(argv: string[], io: Io, signals: ServeSignals
   const store = credentialStore(io);
   const subscriptions = createSubscriptionAuth({ store, env: io.env, fetch, log });
   const live = createLiveRegistry(registry, { ...detectSettings(loaded.config, io.env), self: listen }, { upstream, log });
-  const app = createApp({ registry: live.current, upstream, log, subscriptions });
+  // The ledger lives beside the credentials; `usage: false` leaves it unopened.
+  const ledger = registry.settings.usage.enabled
+    ? createLedger({
+        path: join(bitrouterHome(io), "usage.db"),
+        log,
+        priceOf: (provider, model) => {
+          const source = live.current().sources.get(provider);
+          return priceFor(model, source ? findModel(source, model)?.pricing : undefined);
+        },
+        retentionDays: () => live.current().settings.usage.retentionDays,
+      })
+    : undefined;
+  const app = createApp({ registry: live.current, upstream, log, subscriptions, ledger });
   let server: ReturnType<typeof startServer>;
   try {
     server = startServer(app, { host: listen.host, port: listen.port });
@@ -97,6 +111,7 @@ export async function serveCommand(argv: string[], io: Io, signals: ServeSignals
       stopWatching();
       live.stop();
       server.stop(grace).then(() => {
+        ledger?.close();
         log.info("stopped");
         resolve(EXIT_OK);
       });

@@ -64,6 +64,8 @@ export async function handleInference(c: Context<AppEnv>, deps: RouteDeps, proto
     state: deps.state,
     plans: deps.plans,
     now: deps.now,
+    onFinished: deps.onFinished,
+    onStream: deps.metrics.stream,
     signal: c.req.raw.signal,
     errorFrame: (error) => DIALECTS[protocol].errorStream(error, clientContext(inbound)),
   });

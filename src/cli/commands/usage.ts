@@ -1,0 +1,95 @@
+// `bitrouter usage`: where the tokens went, from the ledger file ($BITROUTER_HOME/usage.db),
+// read directly (a running server keeps writing; SQLite's WAL lets both work at once).
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { toUsageQuery } from "../../ledger/query.ts";
+import { GROUPINGS, type Grouping, LedgerSchemaError, openUsageStore, type UsageSummary, type UsageTotals } from "../../ledger/store.ts";
+import { HELP_OPTION, JSON_OPTION, parseCommandArgs, UsageError } from "../args.ts";
+import { bitrouterHome } from "../context.ts";
+import { EXIT_FAILURE, EXIT_OK, type Io } from "../io.ts";
+
+export const usageHelp = `Usage: bitrouter usage [--since 7d|2026-11-01] [--until …] [--by day|model|source|account|window] [--json]
+
+Where the tokens went, from the usage ledger ($BITROUTER_HOME/usage.db, written by the server):
+requests, tokens by bucket (input, cache read, cache write, output, of which reasoning), cost,
+money saved (plans and local models priced at pay-per-token rates), cache-hit ratio, requests
+that needed a retry or a failover, and errors. --since/--until take a span back from now
+(30m, 24h, 7d, 2w) or a date (local midnight) or an ISO time; default: the last 7 days, by day.
+--by window groups plan requests by the quota window they fell in.
+`;
+
+export async function usageCommand(argv: string[], io: Io): Promise<number> {
+  const { values } = parseCommandArgs(argv, { ...JSON_OPTION, ...HELP_OPTION, since: { type: "string" }, until: { type: "string" }, by: { type: "string" } });
+  if (values.help) {
+    io.stdout(usageHelp);
+    return EXIT_OK;
+  }
+  if (values.by !== undefined && !(GROUPINGS as readonly string[]).includes(values.by)) throw new UsageError(`--by must be one of ${GROUPINGS.join(", ")}`);
+  const offset = -new Date().getTimezoneOffset();
+  const parsed = toUsageQuery({ since: values.since, until: values.until, by: values.by as Grouping | undefined }, Date.now(), offset);
+  if (!parsed.ok) throw new UsageError(`--${parsed.message}`);
+  const path = join(bitrouterHome(io), "usage.db");
+  if (!existsSync(path)) {
+    io.stderr(`no usage recorded yet: ${path} does not exist (the server writes it as requests finish)\n`);
+    return EXIT_FAILURE;
+  }
+  let summary: UsageSummary;
+  try {
+    const store = openUsageStore(path, { readonly: true });
+    try {
+      summary = store.summarize(parsed.query);
+    } finally {
+      store.close();
+    }
+  } catch (err) {
+    io.stderr(`error: cannot read ${path}: ${err instanceof LedgerSchemaError ? err.message : (err as Error).message}\n`);
+    return EXIT_FAILURE;
+  }
+  if (values.json) {
+    io.stdout(`${JSON.stringify(summary, null, 2)}\n`);
+    return EXIT_OK;
+  }
+  io.stdout(renderSummary(summary, path));
+  return EXIT_OK;
+}
+
+const HEADINGS = ["requests", "input", "cache read", "cache write", "output", "reasoning", "cost", "saved", "cache hit", "retried", "errors"];
+
+/** A readable table: one line per group, then the total, then what could not be priced. */
+export function renderSummary(summary: UsageSummary, path: string): string {
+  const row = (t: UsageTotals) => [
+    String(t.requests),
+    count(t.input_tokens),
+    count(t.cache_read_tokens),
+    count(t.cache_write_tokens),
+    count(t.output_tokens),
+    count(t.reasoning_tokens),
+    usd(t.cost_usd),
+    usd(t.saved_usd),
+    t.cache_hit_ratio === null ? "-" : `${(t.cache_hit_ratio * 100).toFixed(1)}%`,
+    String(t.failovers),
+    String(t.errors),
+  ];
+  const lines = [[summary.by, ...HEADINGS], ...summary.groups.map((g) => [g.key, ...row(g)]), ["total", ...row(summary.total)]];
+  const widths = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
+  const format = (l: string[]) => l.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ");
+  const out = [`usage ${summary.since.slice(0, 16).replace("T", " ")} to ${summary.until.slice(0, 16).replace("T", " ")} UTC, by ${summary.by} (${path})`, ""];
+  if (summary.groups.length === 0) out.push("no requests in this span");
+  else {
+    out.push(format(lines[0]!), ...lines.slice(1, -1).map(format), format(lines.at(-1)!));
+  }
+  const t = summary.total;
+  out.push("");
+  out.push("cost: what API sources charged at list prices; saved: what plans and local models would have cost at pay-per-token prices.");
+  if (t.unpriced_requests > 0) out.push(`unpriced: ${t.unpriced_requests} request(s) of ${summary.unpriced_models.join(", ")} (no price known; add pricing: to the model in the config)`);
+  if (t.usage_missing_requests > 0) out.push(`usage missing: ${t.usage_missing_requests} answer(s) whose source reported no token counts (not counted as zero)`);
+  return `${out.join("\n")}\n`;
+}
+
+function count(n: number): string {
+  return n.toLocaleString("en-US");
+}
+
+function usd(n: number): string {
+  return n === 0 ? "$0" : n < 0.01 ? `$${n.toFixed(4)}` : `$${n.toFixed(2)}`;
+}

@@ -1,0 +1,180 @@
+// The usage ledger's writer (SPEC §17): one row per finished request, priced, queued in memory
+// and written in batches from a timer, never from the request. A file that cannot be written
+// (a full disk, a locked or removed file) costs one warning, and the rows wait for the next try
+// (up to a bound); requests never notice.
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import type { Logger } from "../log.ts";
+import type { RequestEvent } from "../request-event.ts";
+import { bucketsOf, costOf, type Price } from "./prices.ts";
+import { openUsageStore, type UsageRow, type UsageStore } from "./store.ts";
+
+export interface LedgerOptions {
+  path: string;
+  log: Logger;
+  /** The price of a model a source served (its config `pricing:`, else the table). */
+  priceOf: (provider: string, upstreamModel: string) => Price | undefined;
+  retentionDays: () => number;
+  /** How long rows wait before a batch is written, ms. */
+  flushMs?: number;
+  /** Rows kept while the file cannot be written; beyond, the oldest are dropped (and counted). */
+  maxQueued?: number;
+  now?: () => number;
+  /** Opens the file (tests pass a store that fails). */
+  open?: (path: string) => UsageStore;
+}
+
+export interface Ledger {
+  record(event: RequestEvent): void;
+  /** Write what is queued now. */
+  flush(): void;
+  /** The store, for reading (`/bitrouter/usage`); undefined while the file cannot be opened. */
+  store(): UsageStore | undefined;
+  close(): void;
+}
+
+const PRUNE_EVERY_MS = 3_600_000;
+const PRUNE_BATCH = 5_000;
+
+export function createLedger(options: LedgerOptions): Ledger {
+  const now = options.now ?? Date.now;
+  const flushMs = options.flushMs ?? 250;
+  const maxQueued = options.maxQueued ?? 50_000;
+  const open = options.open ?? ((path: string) => openUsageStore(path));
+  let store: UsageStore | undefined;
+  let queue: UsageRow[] = [];
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let failing: string | undefined;
+  let dropped = 0;
+  let lastPrune = 0;
+  let closed = false;
+
+  const connect = (): UsageStore | undefined => {
+    if (store) return store;
+    try {
+      mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 });
+      store = open(options.path);
+      return store;
+    } catch (err) {
+      trouble(`cannot open ${options.path}: ${(err as Error).message}`);
+      return undefined;
+    }
+  };
+
+  /** One warning per kind of trouble, not one per batch. */
+  const trouble = (message: string) => {
+    if (failing === message) return;
+    failing = message;
+    options.log.warn("usage ledger cannot write; requests are unaffected and rows wait in memory", { error: message });
+  };
+
+  const flush = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (queue.length === 0) return;
+    // A file removed under a running server would swallow rows into a deleted inode: start a new one.
+    if (store && !existsSync(options.path)) {
+      trouble(`${options.path} was removed; a new ledger file is started`);
+      store.close();
+      store = undefined;
+    }
+    const target = connect();
+    if (!target) return schedule(flushMs * 8);
+    const batch = queue;
+    try {
+      target.insert(batch);
+      queue = [];
+      if (failing !== undefined) {
+        options.log.info("usage ledger writes again", { rows: batch.length, dropped });
+        failing = undefined;
+        dropped = 0;
+      }
+    } catch (err) {
+      trouble((err as Error).message);
+      // A broken handle is reopened on the next try.
+      try {
+        target.close();
+      } catch {
+        // already unusable
+      }
+      store = undefined;
+      schedule(flushMs * 8);
+      return;
+    }
+    prune();
+  };
+
+  const prune = () => {
+    const at = now();
+    if (at - lastPrune < PRUNE_EVERY_MS || !store) return;
+    lastPrune = at;
+    try {
+      // Small batches: a big delete would hold the event loop.
+      store.prune(at - options.retentionDays() * 86_400_000, PRUNE_BATCH);
+    } catch (err) {
+      trouble((err as Error).message);
+    }
+  };
+
+  const schedule = (ms: number) => {
+    if (timer !== undefined || closed) return;
+    timer = setTimeout(flush, ms);
+    timer.unref?.();
+  };
+
+  return {
+    record(event) {
+      queue.push(rowOf(event, options.priceOf));
+      if (queue.length > maxQueued) {
+        dropped += queue.length - maxQueued;
+        queue.splice(0, queue.length - maxQueued);
+      }
+      schedule(flushMs);
+    },
+    flush,
+    store: () => connect(),
+    close() {
+      flush();
+      closed = true;
+      clearTimeout(timer);
+      store?.close();
+      store = undefined;
+    },
+  };
+}
+
+/** A finished request as a ledger row: its tokens in five buckets, its cost and its list cost. */
+export function rowOf(event: RequestEvent, priceOf: LedgerOptions["priceOf"]): UsageRow {
+  const served = event.served;
+  const usage = served ? event.usage : null;
+  const buckets = usage ? bucketsOf(usage) : undefined;
+  const price = served && buckets ? priceOf(served.provider, served.upstreamModel) : undefined;
+  const list = buckets && price ? costOf(buckets, price) : null;
+  // A plan's or a local model's tokens cost nothing more; what they would have cost is saved.
+  const cost = !buckets ? null : served!.kind === "api" ? list : 0;
+  return {
+    request_id: event.requestId,
+    at: event.at,
+    protocol: event.protocol,
+    requested_model: event.requestedModel.slice(0, 200),
+    source: served?.provider ?? null,
+    source_kind: served?.kind ?? null,
+    account: served?.account ?? null,
+    upstream_model: served?.upstreamModel.slice(0, 200) ?? null,
+    plan_window: served?.window ?? null,
+    stream: event.stream ? 1 : 0,
+    status: event.status,
+    attempts: event.attempts,
+    ttft_ms: event.ttftMs ?? null,
+    duration_ms: event.durationMs,
+    overhead_ms: event.overheadMs ?? null,
+    input_tokens: buckets?.input ?? null,
+    cache_read_tokens: buckets?.cacheRead ?? null,
+    cache_write_tokens: buckets?.cacheWrite ?? null,
+    output_tokens: buckets?.output ?? null,
+    reasoning_tokens: buckets?.reasoning ?? null,
+    usage_origin: buckets ? "reported" : "missing",
+    cost_usd: cost,
+    list_cost_usd: list,
+  };
+}
