@@ -118,6 +118,8 @@ const provider = z.strictObject({
   models: z.array(providerModel).optional(),
   active: boolean.optional(),
   priority: numberish(z.number().int()).optional(),
+  /** Overrides what the address suggests: a paid gateway on the LAN is `api`, a GPU box behind a public name `self-hosted`. */
+  kind: z.enum(["api", "self-hosted"]).optional(),
   timeouts: timeouts.optional(),
   auto_discover: boolean.optional(),
 });

@@ -246,7 +246,7 @@ function buildSource(
   const mine = allUnset.filter((u) => u.path[0] === "providers" && u.path[1] === id);
   const unset = mine.filter((u) => u.path[2] !== "accounts").map((u) => u.name);
   const apiBase = trimSlash(block?.api_base || entry?.apiBase || "");
-  const kind: SourceKind = entry?.kind ?? (isPrivateHost(apiBase) ? "self-hosted" : "api");
+  const kind: SourceKind = block?.kind ?? entry?.kind ?? (isPrivateHost(apiBase) ? "self-hosted" : "api");
   const keyEnv = entry?.keyEnv ?? defaultKeyEnv(id);
   const keyFromConfig = block?.api_key;
   const apiKey = keyFromConfig !== undefined ? keyFromConfig || undefined : (nonEmpty(env[keyEnv]) ?? nonEmpty(env[defaultKeyEnv(id)]));
