@@ -60,6 +60,17 @@ async function spawnReady(cmd: string[], pattern: RegExp, extraEnv: Record<strin
   throw new Error(`${cmd.join(" ")} did not start:\n${out}\n${await new Response(proc.stderr).text()}`);
 }
 
+/** Linux reports process CPU time in clock ticks of 1/100 s (USER_HZ). */
+const CLOCK_TICKS = 100;
+
+/** User + system CPU time of a process so far, in clock ticks (from /proc/<pid>/stat). */
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name (which may hold spaces) start at state; utime and stime are the 12th and 13th of those.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[11]) + Number(fields[12]);
+}
+
 function rssMb(pid: number): number {
   try {
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
@@ -146,6 +157,35 @@ async function main() {
   }
   log("requests/s done");
 
+  // 2b. CPU per request (the process's own user + system time over a fixed number of requests),
+  // for the plain proxy, BitRouter, and a second BitRouter with the usage ledger off.
+  const quietDir = mkdtempSync(join(tmpdir(), "bitrouter-bench-noledger-"));
+  const quietConfig = join(quietDir, "bitrouter.yaml");
+  writeFileSync(quietConfig, `usage: false\n${readFileSync(configPath, "utf8")}`);
+  const noLedger = await spawnReady([...bitrouterCmd, "serve", "-c", quietConfig, "--listen", "127.0.0.1:0"], /^ready: http:\/\/127\.0\.0\.1:(\d+)$/m, { HOME: quietDir });
+  const cpuTargets = { passthrough: { url: url("passthrough"), pid: pids.passthrough }, bitrouter: { url: url("bitrouter"), pid: pids.bitrouter }, "bitrouter, ledger off": { url: `http://127.0.0.1:${noLedger.port}/v1/chat/completions`, pid: noLedger.proc.pid } };
+  const cpuUs: Record<string, number[]> = Object.fromEntries(Object.keys(cpuTargets).map((k) => [k, []]));
+  // Linux counts CPU in 10 ms ticks: 20,000 requests of ~80 µs are ~160 ticks, so a tick is under 1 %.
+  const PER_ROUND = QUICK ? 10000 : 20000;
+  for (let round = 0; round < ROUNDS; round++) {
+    const names = Object.keys(cpuTargets) as (keyof typeof cpuTargets)[];
+    for (const name of names.map((_, i) => names[(i + round) % names.length]!)) {
+      const { url: target, pid } = cpuTargets[name];
+      const before = cpuTicks(pid);
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 32 }, async () => {
+          while (next++ < PER_ROUND) await (await fetch(target, { method: "POST", headers: { "content-type": "application/json" }, body: BODY })).text();
+        }),
+      );
+      // Let the ledger's batched write (every 250 ms) land inside the measurement.
+      await Bun.sleep(300);
+      cpuUs[name]!.push(((cpuTicks(pid) - before) * 1e6) / CLOCK_TICKS / PER_ROUND);
+    }
+  }
+  noLedger.proc.kill("SIGTERM");
+  log("cpu per request done");
+
   // 3. Stream events per second: many unpaced streams at once.
   const eventsPerSec: Record<Target, number[]> = { direct: [], passthrough: [], bitrouter: [] };
   const STREAMS = 16;
@@ -214,6 +254,7 @@ async function main() {
     coldStartMs: median(coldStarts),
     zeroConfigReadyMs: median(readyTimes),
     bookkeepingUs,
+    cpuPerRequestUs: Object.fromEntries(Object.entries(cpuUs).map(([k, v]) => [k, median(v)])),
   };
   printTable(results);
   mkdirSync(join(ROOT, ".bench"), { recursive: true });
@@ -377,6 +418,9 @@ function printTable(r: any) {
   lines.push(`| Cold start to first /health (ms) | | | ${f(r.coldStartMs, 0)} | | ≤ 100 ms |`);
   lines.push(`| Zero-config start to \`ready\`, local servers probed, none listening (ms) | | | ${f(r.zeroConfigReadyMs, 0)} | | about 1 s |`);
   lines.push(`| Router memory per request: order 4 targets, record, bind (µs CPU, in process) | | | ${f(r.bookkeepingUs)} | | |`);
+  const cpu = r.cpuPerRequestUs;
+  lines.push(`| CPU per request, c=32, non-streaming (µs) | | ${f(cpu.passthrough, 1)} | ${f(cpu.bitrouter, 1)} | ${f(cpu.bitrouter / cpu.passthrough)}× | ≤ 1.3× |`);
+  lines.push(`| CPU per request with the usage ledger off (µs) | | | ${f(cpu["bitrouter, ledger off"], 1)} | ledger: ${f(((cpu.bitrouter - cpu["bitrouter, ledger off"]) / cpu.bitrouter) * 100, 1)}% of BitRouter's CPU | < 5 % |`);
   lines.push("");
   lines.push("Lag excludes each stream's first chunk (that is time to first token, in the latency rows).");
   console.log(lines.join("\n"));
