@@ -275,6 +275,17 @@ function semanticProblems(config: ConfigFile, locate: Locator): ConfigProblem[] 
         hint: "list its keys under accounts:, or remove account_strategy",
       });
     }
+    (provider?.models ?? []).forEach((model, i) => {
+      const price = model.pricing;
+      if (price && (price.input_micro_usd_per_token === undefined || price.output_micro_usd_per_token === undefined)) {
+        problems.push({
+          ...locate.at(["providers", id, "models", i, "pricing"]),
+          severity: "error",
+          message: `providers.${id}.models.${i}.pricing needs both input_micro_usd_per_token and output_micro_usd_per_token`,
+          hint: "µUSD per token is USD per million tokens: e.g. { input_micro_usd_per_token: 3, output_micro_usd_per_token: 15 }",
+        });
+      }
+    });
     const labels = new Map<string, number>();
     (provider?.accounts ?? []).forEach((account, i) => {
       const path = ["providers", id, "accounts", i];

@@ -289,3 +289,16 @@ providers:
     expect(loaded.warnings.map((w) => w.message)).toEqual(["providers.openrouter.account_strategy has no effect: the provider has one account"]);
   });
 });
+
+describe("usage: and pricing: (issue #11)", () => {
+  test("usage: false, a retention, and a model's price in the original's µUSD-per-token spelling load; half a price is an error with a fix", () => {
+    expect(problems("usage: false\n")).toEqual([]);
+    expect(problems("usage: { retention_days: 30 }\n")).toEqual([]);
+    const loaded = parseConfigText("providers:\n  gpu:\n    api_base: http://gpu:8000/v1\n    kind: api\n    models:\n      - id: m\n        pricing: { input_micro_usd_per_token: 0.5, output_micro_usd_per_token: 1.5 }\n", "f.yaml", {});
+    expect(loaded.config.providers?.gpu?.models?.[0]?.pricing).toEqual({ input_micro_usd_per_token: 0.5, output_micro_usd_per_token: 1.5 });
+    const half = problems("providers:\n  gpu:\n    api_base: http://gpu:8000/v1\n    models:\n      - id: m\n        pricing: { input_micro_usd_per_token: 0.5 }\n");
+    expect(half).toMatchObject([{ line: 6, message: "providers.gpu.models.0.pricing needs both input_micro_usd_per_token and output_micro_usd_per_token" }]);
+    expect(problems("usage: { retention_days: -1 }\n")[0]?.message).toContain("usage.retention_days");
+    expect(problems("providers:\n  gpu:\n    api_base: http://gpu:8000/v1\n    kind: paid\n")[0]?.message).toContain("'paid' is not one of api, self-hosted");
+  });
+});
