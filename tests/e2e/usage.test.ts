@@ -175,7 +175,8 @@ describe("the ledger", () => {
     expect((await ask("chat", "nousage:my-model", false)).status).toBe(200);
     nousage.queue.push("status:400");
     expect((await ask("chat", "nousage:my-model", false)).status).toBe(400);
-    const found = (await settled(before + 4)).slice(before);
+    expect((await ask("responses", "no-such-model", false)).status).toBe(404);
+    const found = (await settled(before + 5)).slice(before);
     const plan = found[0]!;
     expect(plan).toMatchObject({ source: "anthropic", source_kind: "subscription", cost_usd: 0, input_tokens: 300, cache_read_tokens: 600, cache_write_tokens: 100, output_tokens: 200 });
     // claude-sonnet-4-5: $3 in, $0.30 cached, $3.75 written, $15 out per million.
@@ -184,11 +185,13 @@ describe("the ledger", () => {
     // The same model answering JSON reports usage, priced from its config `pricing:`.
     expect(found[2]).toMatchObject({ usage_origin: "reported", input_tokens: 11, output_tokens: 7 });
     expect(found[2]!.cost_usd).toBeCloseTo((11 * 1 + 7 * 2) / 1e6, 12);
-    expect(found[3]).toMatchObject({ status: 400, usage_origin: "missing" });
+    expect(found[3]).toMatchObject({ status: 400, attempts: 1, source: null, usage_origin: "missing" });
+    // Refused before any source: a row all the same, with no source.
+    expect(found[4]).toMatchObject({ status: 404, protocol: "responses", source: null, usage_origin: "missing", input_tokens: null });
   });
 
   test("bitrouter usage and GET /bitrouter/usage total the rows; a bad query names its parameter", async () => {
-    const all = await settled(22);
+    const all = await settled(23);
     const cli = await runBitRouter(["usage", "--json", "--by", "source", "--since", "1h"], { cwd: home });
     expect(cli.code).toBe(0);
     const summary = JSON.parse(cli.stdout) as { groups: { key: string; requests: number; input_tokens: number; cost_usd: number; saved_usd: number; usage_missing_requests: number }[]; total: { requests: number; saved_usd: number } };
@@ -205,7 +208,7 @@ describe("the ledger", () => {
     const text = await runBitRouter(["usage", "--by", "model"], { cwd: home });
     expect(text.stdout).toMatch(/^model +requests +input +cache read +cache write +output +reasoning +cost +saved +cache hit +retried +errors$/m);
     expect(text.stdout).toMatch(/^gpt-4o +18 /m);
-    expect(text.stdout).toMatch(/^total +22 /m);
+    expect(text.stdout).toMatch(/^total +23 /m);
 
     const http = (await (await fetch(`${bitrouter.url}/bitrouter/usage?by=account&since=1h`)).json()) as { total: { requests: number } };
     expect(http.total.requests).toBe(all.length);

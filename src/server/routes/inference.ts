@@ -2,7 +2,7 @@
 // the chain, proxy. Only the protocol and its body schema differ.
 import type { Context } from "hono";
 import { z } from "zod";
-import { badRequest } from "../../errors.ts";
+import { badRequest, BitRouterError } from "../../errors.ts";
 import { DIALECTS, type WireProtocol } from "../../protocols/dialects.ts";
 import { clientContext, type InboundRequest } from "../../proxy/exchange.ts";
 import { proxyRequest } from "../../proxy/proxy-request.ts";
@@ -35,8 +35,11 @@ export async function handleInference(c: Context<AppEnv>, deps: RouteDeps, proto
   const requestId = c.var.requestId;
   let inbound: InboundRequest;
   let resolution: Resolution;
+  const arrived = deps.now();
+  const started = performance.now();
+  let raw: Record<string, unknown> | undefined;
   try {
-    const raw = await readJsonObject(c.req.raw, registry.settings.bodyLimitBytes, registry.settings.bodyIdleMs);
+    raw = await readJsonObject(c.req.raw, registry.settings.bodyLimitBytes, registry.settings.bodyIdleMs);
     const parsed = REQUEST_SCHEMAS[protocol].safeParse(raw);
     if (!parsed.success) throw badRequest(zodMessage(parsed.error), "invalid_request", parsed.error.issues[0]?.path.join("."));
     const body = parsed.data;
@@ -54,6 +57,21 @@ export async function handleInference(c: Context<AppEnv>, deps: RouteDeps, proto
     };
   } catch (err) {
     logRejected(deps.log, requestId, err);
+    // A request refused before any source (a bad body, an unknown model) is still a request: it
+    // gets its ledger row and its count, with no source and no usage.
+    const status = err instanceof BitRouterError ? err.status : 500;
+    deps.onFinished({
+      requestId,
+      at: arrived,
+      protocol,
+      requestedModel: typeof raw?.model === "string" ? raw.model : "",
+      stream: raw?.stream === true,
+      status,
+      attempts: 0,
+      failed: [],
+      durationMs: performance.now() - started,
+      usage: null,
+    });
     throw err;
   }
   return proxyRequest(inbound, resolution, {
