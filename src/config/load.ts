@@ -286,6 +286,9 @@ function semanticProblems(config: ConfigFile, locate: Locator): ConfigProblem[] 
         });
       }
     });
+    if (provider?.kind !== undefined && id === "openai-codex") {
+      problems.push({ ...locate.at(["providers", id, "kind"]), severity: "warning", message: "providers.openai-codex.kind is ignored: it is always a subscription plan", hint: "remove kind" });
+    }
     const labels = new Map<string, number>();
     (provider?.accounts ?? []).forEach((account, i) => {
       const path = ["providers", id, "accounts", i];

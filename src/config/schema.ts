@@ -74,7 +74,7 @@ const compatibility = z.strictObject({
  * A model's own price, in the original's spelling: µUSD per token, which is USD per million
  * tokens. `context_tiers` is accepted for the original's files; the base rates are used.
  */
-const perToken = numberish(z.number().nonnegative()).optional();
+const perToken = numberish(z.number({ error: "a price is a number: µUSD per token, which is USD per million tokens" }).nonnegative("a price cannot be negative")).optional();
 const pricing = z.strictObject({
   input_micro_usd_per_token: perToken,
   output_micro_usd_per_token: perToken,
@@ -188,7 +188,7 @@ const usage = switchable(
   {
     enabled: boolean.optional(),
     /** Rows older than this are deleted (in small batches, off the request path). */
-    retention_days: numberish(z.number().positive()).optional(),
+    retention_days: numberish(z.number({ error: "retention_days is a number of days, e.g. 90" }).positive("retention_days must be above 0; use usage: false to keep no ledger")).optional(),
   },
   "enabled, retention_days",
 );

@@ -2,7 +2,7 @@
 // and written in batches from a timer, never from the request. A file that cannot be written
 // (a full disk, a locked or removed file) costs one warning, and the rows wait for the next try
 // (up to a bound); requests never notice.
-import { existsSync, mkdirSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Logger } from "../log.ts";
 import type { RequestEvent } from "../request-event.ts";
@@ -15,6 +15,8 @@ export interface LedgerOptions {
   /** The price of a model a source served (its config `pricing:`, else the table). */
   priceOf: (provider: string, upstreamModel: string) => Price | undefined;
   retentionDays: () => number;
+  /** Whether rows are recorded now (`usage:` in the config, which a reload may change). */
+  enabled?: () => boolean;
   /** How long rows wait before a batch is written, ms. */
   flushMs?: number;
   /** Rows kept while the file cannot be written; beyond, the oldest are dropped (and counted). */
@@ -25,6 +27,7 @@ export interface LedgerOptions {
 }
 
 export interface Ledger {
+  readonly path: string;
   record(event: RequestEvent): void;
   /** Write what is queued now. */
   flush(): void;
@@ -34,7 +37,9 @@ export interface Ledger {
 }
 
 const PRUNE_EVERY_MS = 3_600_000;
+/** Rows deleted per step; steps repeat, a turn of the event loop apart, until none is left. */
 const PRUNE_BATCH = 5_000;
+const SQLITE_HEADER = "SQLite format 3\u0000";
 
 export function createLedger(options: LedgerOptions): Ledger {
   const now = options.now ?? Date.now;
@@ -72,11 +77,24 @@ export function createLedger(options: LedgerOptions): Ledger {
     clearTimeout(timer);
     timer = undefined;
     if (queue.length === 0) return;
-    // A file removed under a running server would swallow rows into a deleted inode: start a new one.
+    // A file removed under a running server would swallow rows into a deleted inode, and one
+    // overwritten with something else would take them into a WAL nobody can read: start anew.
     if (store && !existsSync(options.path)) {
       trouble(`${options.path} was removed; a new ledger file is started`);
       store.close();
       store = undefined;
+    } else if (store && !looksLikeSqlite(options.path)) {
+      const aside = `${options.path}.damaged-${now()}`;
+      trouble(`${options.path} is no longer a SQLite file; it is moved to ${aside} and a new ledger file is started`);
+      store.close();
+      store = undefined;
+      for (const suffix of ["", "-wal", "-shm"]) {
+        try {
+          renameSync(`${options.path}${suffix}`, `${aside}${suffix}`);
+        } catch {
+          // not there
+        }
+      }
     }
     const target = connect();
     if (!target) return schedule(flushMs * 8);
@@ -108,12 +126,17 @@ export function createLedger(options: LedgerOptions): Ledger {
     const at = now();
     if (at - lastPrune < PRUNE_EVERY_MS || !store) return;
     lastPrune = at;
-    try {
-      // Small batches: a big delete would hold the event loop.
-      store.prune(at - options.retentionDays() * 86_400_000, PRUNE_BATCH);
-    } catch (err) {
-      trouble((err as Error).message);
-    }
+    const before = at - options.retentionDays() * 86_400_000;
+    // Small batches with the event loop free between them: a big delete would hold it for seconds.
+    const step = () => {
+      if (closed || !store) return;
+      try {
+        if (store.prune(before, PRUNE_BATCH) === PRUNE_BATCH) setTimeout(step, 0).unref?.();
+      } catch (err) {
+        trouble((err as Error).message);
+      }
+    };
+    step();
   };
 
   const schedule = (ms: number) => {
@@ -123,7 +146,9 @@ export function createLedger(options: LedgerOptions): Ledger {
   };
 
   return {
+    path: options.path,
     record(event) {
+      if (options.enabled && !options.enabled()) return;
       queue.push(rowOf(event, options.priceOf));
       if (queue.length > maxQueued) {
         dropped += queue.length - maxQueued;
@@ -141,6 +166,22 @@ export function createLedger(options: LedgerOptions): Ledger {
       store = undefined;
     },
   };
+}
+
+/** Whether the file still starts as a SQLite database does (an empty one is new: fine). */
+function looksLikeSqlite(path: string): boolean {
+  try {
+    const fd = openSync(path, "r");
+    try {
+      const head = Buffer.alloc(16);
+      const read = readSync(fd, head, 0, 16, 0);
+      return read === 0 || head.toString("latin1", 0, read) === SQLITE_HEADER.slice(0, read);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return true;
+  }
 }
 
 /** A finished request as a ledger row: its tokens in five buckets, its cost and its list cost. */

@@ -59,7 +59,9 @@ export function priceFor(model: string, configured?: Price): Price | undefined {
 
 function normalise(model: string): string {
   const bare = model.toLowerCase().slice(model.lastIndexOf("/") + 1).replace(/\./g, "-");
-  return bare.replace(/-(\d{8}|\d{4}-\d{2}-\d{2})$/, "");
+  // Anthropic's dated ids (-20250929) are the alias's price; OpenAI's dated snapshots
+  // (-2024-05-13) may not be, so they stay unpriced unless the config prices them.
+  return bare.replace(/-\d{8}$/, "");
 }
 
 /** The five buckets of SPEC §17. `output` includes `reasoning` (the sources bill it as output). */

@@ -139,6 +139,9 @@ export function openUsageStore(path: string, options: { readonly?: boolean } = {
 
 function migrate(db: Database): void {
   const version = (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
+  if (version === 0 && db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' LIMIT 1").get()) {
+    throw new LedgerSchemaError(`${db.filename} is a SQLite file of something else, not a BitRouter usage ledger; move it away`);
+  }
   if (version > MIGRATIONS.length) throw new LedgerSchemaError(`the ledger was written by a newer BitRouter (schema ${version}, this one knows ${MIGRATIONS.length}); upgrade, or move the file away`);
   for (let v = version; v < MIGRATIONS.length; v++) {
     db.transaction(() => {
@@ -163,6 +166,7 @@ export interface UsageQuery {
 
 export interface UsageTotals {
   requests: number;
+  /** Answers with an error status (a client that went away, 499, is not one). */
   errors: number;
   /** Requests that needed more than one attempt (a retry or a failover). */
   failovers: number;
@@ -179,7 +183,7 @@ export interface UsageTotals {
   saved_usd: number;
   /** Requests whose model has no price (their tokens count, their cost does not). */
   unpriced_requests: number;
-  /** Requests whose source reported no usage. */
+  /** Answers (status 200) whose source reported no usage. */
   usage_missing_requests: number;
 }
 
@@ -195,7 +199,7 @@ export interface UsageSummary {
 
 const AGGREGATES = `
   COUNT(*) AS requests,
-  SUM(status >= 400) AS errors,
+  SUM(status >= 400 AND status != 499) AS errors,
   SUM(attempts > 1) AS failovers,
   COALESCE(SUM(input_tokens), 0) AS input_tokens,
   COALESCE(SUM(cache_read_tokens), 0) AS cache_read_tokens,
@@ -206,7 +210,7 @@ const AGGREGATES = `
   COALESCE(SUM(list_cost_usd), 0) AS list_cost_usd,
   COALESCE(SUM(CASE WHEN source_kind != 'api' THEN list_cost_usd - COALESCE(cost_usd, 0) END), 0) AS saved_usd,
   SUM(usage_origin != 'missing' AND list_cost_usd IS NULL) AS unpriced_requests,
-  SUM(usage_origin = 'missing' AND source IS NOT NULL) AS usage_missing_requests`;
+  SUM(usage_origin = 'missing' AND status = 200) AS usage_missing_requests`;
 
 function groupKey(by: Grouping, offsetMinutes: number): string {
   switch (by) {

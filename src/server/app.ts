@@ -17,6 +17,8 @@ import { createPlanObserver, type PlanObserver } from "../windows/observe.ts";
 import { zValidator } from "@hono/zod-validator";
 import type { Ledger } from "../ledger/ledger.ts";
 import { toUsageQuery, usageQuerySchema } from "../ledger/query.ts";
+import type { SummaryResult } from "../ledger/summary-process.ts";
+import { openUsageStore, type UsageQuery } from "../ledger/store.ts";
 import { createMetrics, type Metrics } from "../metrics/metrics.ts";
 import type { RequestEventSink } from "../request-event.ts";
 import { inboundAuth } from "./middleware/auth.ts";
@@ -36,8 +38,10 @@ export interface AppDeps {
   /** What the router remembers across requests (default: a fresh in-memory state). */
   state?: TargetState;
   now?: () => number;
-  /** The usage ledger (absent: `usage: false`, or an in-process test). */
+  /** The usage ledger (absent: an in-process test). */
   ledger?: Ledger;
+  /** Summarises the ledger for GET /bitrouter/usage (the server: in a child process; default: here). */
+  summarizeUsage?: (path: string, query: UsageQuery) => Promise<SummaryResult>;
 }
 
 /** The dependencies the routes use, with the defaults filled in. */
@@ -115,13 +119,17 @@ export function createApp(appDeps: AppDeps): Hono<AppEnv> {
       const issue = result.error.issues[0];
       throw badRequest(`${issue?.path.join(".") || "query"}: ${issue?.message ?? "invalid"}`, "invalid_request", String(issue?.path[0] ?? "query"));
     }
-  }), (c) => {
-    const parsed = toUsageQuery(c.req.valid("query"), deps.now());
+  }), async (c) => {
+    // Days are this machine's, as `bitrouter usage` on it would count them.
+    const parsed = toUsageQuery(c.req.valid("query"), deps.now(), -new Date().getTimezoneOffset());
     if (!parsed.ok) throw badRequest(parsed.message, "invalid_request", parsed.param);
-    const store = c.var.registry.settings.usage.enabled ? deps.ledger?.store() : undefined;
-    if (!store) throw new BitRouterError(404, "not_found_error", "the usage ledger is off here (usage: false in the config, or its file cannot be opened; see the log)", { code: "ledger_off" });
-    deps.ledger?.flush();
-    return c.json(store.summarize(parsed.query));
+    if (!c.var.registry.settings.usage.enabled || !deps.ledger) {
+      throw new BitRouterError(404, "not_found_error", "the usage ledger is off here (usage: false in the config)", { code: "ledger_off" });
+    }
+    deps.ledger.flush();
+    const result = await (deps.summarizeUsage ?? summarizeHere)(deps.ledger.path, parsed.query);
+    if (!result.ok) throw new BitRouterError(503, "upstream_error", `the usage ledger cannot be read: ${result.reason}`, { code: "ledger_unavailable" });
+    return c.json(result.summary);
   });
   app.use("/metrics", inboundAuth());
   app.get("/metrics", async () => new Response(await metrics.text(), { headers: { "content-type": metrics.contentType } }));
@@ -148,6 +156,20 @@ export function createApp(appDeps: AppDeps): Hono<AppEnv> {
   });
 
   return app;
+}
+
+/** The ledger summarised in this process (tests; the server uses a child process). */
+async function summarizeHere(path: string, query: UsageQuery): Promise<SummaryResult> {
+  try {
+    const store = openUsageStore(path, { readonly: true });
+    try {
+      return { ok: true, summary: store.summarize(query) };
+    } finally {
+      store.close();
+    }
+  } catch (err) {
+    return { ok: false, reason: (err as Error).message };
+  }
 }
 
 export function dialectFor(path: string): ErrorDialect {

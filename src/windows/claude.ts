@@ -3,7 +3,7 @@
 // resets are Unix seconds, statuses are allowed | allowed_warning | rejected. Per-window headers
 // are `…-unified-<window>-{utilization,reset,status}` with windows `5h`, `7d` and per-model
 // weekly ones (`7d_sonnet`, `7d_opus`; a hyphen is accepted too).
-import { type PlanWindows, type QuotaWindow, saneTime, saneUtilization, type WindowStatus } from "./window.ts";
+import { MAX_WINDOWS, type PlanWindows, type QuotaWindow, saneTime, saneUtilization, type WindowStatus } from "./window.ts";
 
 const PREFIX = "anthropic-ratelimit-unified-";
 const WINDOW_HEADER = /^anthropic-ratelimit-unified-(\d+[a-z](?:[_-][a-z0-9]+)?)-(utilization|reset|status)$/;
@@ -38,7 +38,7 @@ export function claudeWindows(headers: Headers, now: number): PlanWindows | unde
     status: status(headers.get(`${PREFIX}status`)),
     resetsAt: saneTime(epochMs(headers.get(`${PREFIX}reset`)), now),
     binding: claim === null ? null : (CLAIMS[claim] ?? claim),
-    windows: [...byName.values()].sort((a, b) => (a.minutes ?? Infinity) - (b.minutes ?? Infinity) || a.name.localeCompare(b.name)),
+    windows: [...byName.values()].sort((a, b) => (a.minutes ?? Infinity) - (b.minutes ?? Infinity) || a.name.localeCompare(b.name)).slice(0, MAX_WINDOWS),
     notes,
     observedAt: now,
   };

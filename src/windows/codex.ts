@@ -8,7 +8,7 @@
 // Windows are named by their length (`300m`, `10080m`), never by primary/secondary, whose
 // meaning has changed before (a Pro plan's primary has been the weekly window).
 import { epochMs } from "./claude.ts";
-import { type PlanWindows, type QuotaWindow, saneTime, saneUtilization } from "./window.ts";
+import { MAX_WINDOWS, type PlanWindows, type QuotaWindow, saneTime, saneUtilization } from "./window.ts";
 
 const FAMILY = /^x-codex-(?:([a-z0-9-]+)-)?primary-used-percent$/;
 const SLOTS = ["primary", "secondary"] as const;
@@ -110,7 +110,7 @@ function toWindow(raw: { used: unknown; minutes: unknown; resetsAt: number | nul
 }
 
 function sorted(windows: QuotaWindow[]): QuotaWindow[] {
-  return windows.sort((a, b) => Number(a.scope !== null) - Number(b.scope !== null) || (a.minutes ?? Infinity) - (b.minutes ?? Infinity));
+  return windows.sort((a, b) => Number(a.scope !== null) - Number(b.scope !== null) || (a.minutes ?? Infinity) - (b.minutes ?? Infinity)).slice(0, MAX_WINDOWS);
 }
 
 function number(value: unknown): number | null {

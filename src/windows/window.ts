@@ -57,6 +57,9 @@ export function saneTime(ms: number | null | undefined, now: number): number | n
 }
 
 /** A utilisation a source reported (0–1, a little past 1 when over): null when it cannot be one. */
+/** Most windows kept per plan: the names come from the source, and each is a metrics series. */
+export const MAX_WINDOWS = 8;
+
 export function saneUtilization(value: number | null): number | null {
   return value === null || !Number.isFinite(value) || value < 0 || value > 10 ? null : value;
 }

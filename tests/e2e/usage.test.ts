@@ -214,7 +214,7 @@ describe("the ledger", () => {
     expect(http.total.requests).toBe(all.length);
     const bad = await fetch(`${bitrouter.url}/bitrouter/usage?by=week`);
     expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { error: { message: string; param: string } }).error).toMatchObject({ param: "by", message: expect.stringContaining("by must be one of day, model, source, account, window") });
+    expect(((await bad.json()) as { error: { message: string; param: string } }).error).toMatchObject({ param: "by", message: expect.stringContaining("by: must be one of day, model, source, account, window") });
     const badSince = await fetch(`${bitrouter.url}/bitrouter/usage?since=yesterday`);
     expect(((await badSince.json()) as { error: { message: string } }).error.message).toContain("since 'yesterday' is not a time");
     expect((await runBitRouter(["usage", "--by", "week"], { cwd: home })).code).toBe(2);

@@ -392,3 +392,11 @@ describe("the conversation a request belongs to", () => {
     expect(sessionKey("messages", { metadata: { user_id: "x".repeat(500) } }, new Headers())).toMatch(/^#\w+$/);
   });
 });
+
+describe("window names a plan invents", () => {
+  test("at most 8 windows per plan account are kept (each is a metrics series)", () => {
+    const headers = new Headers();
+    for (let i = 0; i < 20; i++) headers.set(`anthropic-ratelimit-unified-7d_x${i}-utilization`, "0.5");
+    expect(claudeWindows(headers, T0)!.windows).toHaveLength(8);
+  });
+});

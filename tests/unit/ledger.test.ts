@@ -229,3 +229,60 @@ describe("the usage query", () => {
     expect(toUsageQuery({ since: "1d", until: "2d" }, T0)).toMatchObject({ ok: false, param: "until", message: "until is not after since" });
   });
 });
+
+describe("what the attack on the ledger found (issue #11)", () => {
+  test("retention deletes every expired row, in steps, not 5,000 an hour", async () => {
+    const path = tempDb();
+    const seed = openUsageStore(path);
+    seed.insert(Array.from({ length: 12_000 }, (_, i) => rowOf(event({ requestId: `old${i}`, at: T0 - 100 * 86_400_000 }), priceOf)));
+    seed.close();
+    const ledger = createLedger({ path, log: recordingLog(), priceOf, retentionDays: () => 90, now: () => T0 });
+    ledger.record(event());
+    ledger.flush();
+    await Bun.sleep(50);
+    expect(ledger.store()!.summarize({ since: 0, until: T0 + 1, by: "day", utcOffsetMinutes: 0 }).total.requests).toBe(1);
+    ledger.close();
+  });
+
+  test("a file overwritten with junk under a running ledger is moved aside, with one warning, and rows go to a new one", async () => {
+    const path = tempDb();
+    const log = recordingLog();
+    const ledger = createLedger({ path, log, priceOf, retentionDays: () => 90, now: () => T0 });
+    ledger.record(event({ requestId: "before" }));
+    ledger.flush();
+    await Bun.write(path, crypto.getRandomValues(new Uint8Array(4096)));
+    ledger.record(event({ requestId: "after" }));
+    ledger.flush();
+    expect(log.lines.filter((l) => l.startsWith("warn"))).toEqual([expect.stringContaining(`is no longer a SQLite file; it is moved to ${path}.damaged-${T0}`)]);
+    const summary = ledger.store()!.summarize({ since: 0, until: T0 + 1, by: "day", utcOffsetMinutes: 0 });
+    expect(summary.total.requests).toBe(1);
+    ledger.close();
+  });
+
+  test("usage: false (now, or after a reload) records nothing", () => {
+    let enabled = false;
+    const path = tempDb();
+    const ledger = createLedger({ path, log: recordingLog(), priceOf, retentionDays: () => 90, enabled: () => enabled });
+    ledger.record(event());
+    ledger.flush();
+    enabled = true;
+    ledger.record(event({ requestId: "on" }));
+    ledger.flush();
+    expect(ledger.store()!.summarize({ since: 0, until: T0 + 1, by: "day", utcOffsetMinutes: 0 }).total.requests).toBe(1);
+    ledger.close();
+  });
+
+  test("a SQLite file of something else is refused by name, not written into", () => {
+    const path = tempDb();
+    const other = new Database(path, { create: true });
+    other.exec("CREATE TABLE requests (x)");
+    other.close();
+    expect(() => openUsageStore(path)).toThrow(/is a SQLite file of something else, not a BitRouter usage ledger/);
+  });
+
+  test("times that cannot be: a huge span, 30 February, the future", () => {
+    expect(toUsageQuery({ since: "99999999999d" }, T0)).toMatchObject({ ok: false, param: "since" });
+    expect(toUsageQuery({ since: "2026-02-30" }, T0)).toMatchObject({ ok: false, param: "since" });
+    expect(toUsageQuery({ since: "2099-01-01" }, T0)).toMatchObject({ ok: false, param: "since", message: expect.stringContaining("since is in the future") });
+  });
+});

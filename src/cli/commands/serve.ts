@@ -13,6 +13,7 @@ import { createLiveRegistry, type LiveRegistry } from "../../sources/live-regist
 import { activeSources, buildRegistry, findModel, type Registry } from "../../sources/registry.ts";
 import { createLedger } from "../../ledger/ledger.ts";
 import { priceFor } from "../../ledger/prices.ts";
+import { summarizeInChild } from "../../ledger/summary-process.ts";
 import { createSubscriptionAuth } from "../../subscriptions/tokens.ts";
 import { createUpstreamClient, tcpConnectProbe, type UpstreamClient } from "../../upstream/client.ts";
 import { VERSION } from "../../version.ts";
@@ -64,19 +65,19 @@ export async function serveCommand(argv: string[], io: Io, signals: ServeSignals
   const store = credentialStore(io);
   const subscriptions = createSubscriptionAuth({ store, env: io.env, fetch, log });
   const live = createLiveRegistry(registry, { ...detectSettings(loaded.config, io.env), self: listen }, { upstream, log });
-  // The ledger lives beside the credentials; `usage: false` leaves it unopened.
-  const ledger = registry.settings.usage.enabled
-    ? createLedger({
-        path: join(bitrouterHome(io), "usage.db"),
-        log,
-        priceOf: (provider, model) => {
-          const source = live.current().sources.get(provider);
-          return priceFor(model, source ? findModel(source, model)?.pricing : undefined);
-        },
-        retentionDays: () => live.current().settings.usage.retentionDays,
-      })
-    : undefined;
-  const app = createApp({ registry: live.current, upstream, log, subscriptions, ledger });
+  // The ledger lives beside the credentials. It opens its file with the first row, and records
+  // while the current config says `usage:` is on (a reload may switch it either way).
+  const ledger = createLedger({
+    path: join(bitrouterHome(io), "usage.db"),
+    log,
+    priceOf: (provider, model) => {
+      const source = live.current().sources.get(provider);
+      return priceFor(model, source ? findModel(source, model)?.pricing : undefined);
+    },
+    retentionDays: () => live.current().settings.usage.retentionDays,
+    enabled: () => live.current().settings.usage.enabled,
+  });
+  const app = createApp({ registry: live.current, upstream, log, subscriptions, ledger, summarizeUsage: summarizeInChild });
   let server: ReturnType<typeof startServer>;
   try {
     server = startServer(app, { host: listen.host, port: listen.port });

@@ -9,26 +9,38 @@ import { bitrouterHome } from "../context.ts";
 import { EXIT_FAILURE, EXIT_OK, type Io } from "../io.ts";
 
 export const usageHelp = `Usage: bitrouter usage [--since 7d|2026-11-01] [--until …] [--by day|model|source|account|window] [--json]
+                       [--utc-offset-minutes N] [--file PATH]
 
 Where the tokens went, from the usage ledger ($BITROUTER_HOME/usage.db, written by the server):
 requests, tokens by bucket (input, cache read, cache write, output, of which reasoning), cost,
 money saved (plans and local models priced at pay-per-token rates), cache-hit ratio, requests
 that needed a retry or a failover, and errors. --since/--until take a span back from now
 (30m, 24h, 7d, 2w) or a date (local midnight) or an ISO time; default: the last 7 days, by day.
---by window groups plan requests by the quota window they fell in.
+--by window groups plan requests by the quota window they fell in. Days and dates are this
+machine's local ones unless --utc-offset-minutes says otherwise; --file reads another ledger.
 `;
 
 export async function usageCommand(argv: string[], io: Io): Promise<number> {
-  const { values } = parseCommandArgs(argv, { ...JSON_OPTION, ...HELP_OPTION, since: { type: "string" }, until: { type: "string" }, by: { type: "string" } });
+  const { values } = parseCommandArgs(argv, {
+    ...JSON_OPTION,
+    ...HELP_OPTION,
+    since: { type: "string" },
+    until: { type: "string" },
+    by: { type: "string" },
+    "utc-offset-minutes": { type: "string" },
+    file: { type: "string" },
+  });
   if (values.help) {
     io.stdout(usageHelp);
     return EXIT_OK;
   }
   if (values.by !== undefined && !(GROUPINGS as readonly string[]).includes(values.by)) throw new UsageError(`--by must be one of ${GROUPINGS.join(", ")}`);
-  const offset = -new Date().getTimezoneOffset();
+  const offsetText = values["utc-offset-minutes"];
+  if (offsetText !== undefined && !/^[+-]?\d{1,3}$/.test(offsetText)) throw new UsageError("--utc-offset-minutes must be whole minutes east of UTC, e.g. 60 or -300");
+  const offset = offsetText === undefined ? -new Date().getTimezoneOffset() : Number(offsetText);
   const parsed = toUsageQuery({ since: values.since, until: values.until, by: values.by as Grouping | undefined }, Date.now(), offset);
   if (!parsed.ok) throw new UsageError(`--${parsed.message}`);
-  const path = join(bitrouterHome(io), "usage.db");
+  const path = values.file ?? join(bitrouterHome(io), "usage.db");
   if (!existsSync(path)) {
     io.stderr(`no usage recorded yet: ${path} does not exist (the server writes it as requests finish)\n`);
     return EXIT_FAILURE;
@@ -42,7 +54,7 @@ export async function usageCommand(argv: string[], io: Io): Promise<number> {
       store.close();
     }
   } catch (err) {
-    io.stderr(`error: cannot read ${path}: ${err instanceof LedgerSchemaError ? err.message : (err as Error).message}\n`);
+    io.stderr(`error: ${describeOpenError(path, err)}\n`);
     return EXIT_FAILURE;
   }
   if (values.json) {
@@ -51,6 +63,15 @@ export async function usageCommand(argv: string[], io: Io): Promise<number> {
   }
   io.stdout(renderSummary(summary, path));
   return EXIT_OK;
+}
+
+/** Why a ledger file cannot be read, in words a user can act on. */
+function describeOpenError(path: string, err: unknown): string {
+  const message = (err as Error).message;
+  if (err instanceof LedgerSchemaError) return message;
+  if (/readonly|read-only|unable to open/i.test(message)) return `cannot read ${path}: ${message} (SQLite's WAL needs write access to the file's folder; run as the server's user)`;
+  if (/not a database|malformed|no such table/i.test(message)) return `${path} is not a BitRouter usage ledger (${message}); move it away and the server starts a new one`;
+  return `cannot read ${path}: ${message}`;
 }
 
 const HEADINGS = ["requests", "input", "cache read", "cache write", "output", "reasoning", "cost", "saved", "cache hit", "retried", "errors"];
@@ -81,7 +102,11 @@ export function renderSummary(summary: UsageSummary, path: string): string {
   const t = summary.total;
   out.push("");
   out.push("cost: what API sources charged at list prices; saved: what plans and local models would have cost at pay-per-token prices.");
-  if (t.unpriced_requests > 0) out.push(`unpriced: ${t.unpriced_requests} request(s) of ${summary.unpriced_models.join(", ")} (no price known; add pricing: to the model in the config)`);
+  if (t.unpriced_requests > 0) {
+    const models = summary.unpriced_models;
+    const named = models.length > 10 ? `${models.slice(0, 10).join(", ")} and ${models.length - 10} more` : models.join(", ");
+    out.push(`unpriced: ${t.unpriced_requests} request(s) of ${named} (no price known; add pricing: to the model in the config)`);
+  }
   if (t.usage_missing_requests > 0) out.push(`usage missing: ${t.usage_missing_requests} answer(s) whose source reported no token counts (not counted as zero)`);
   return `${out.join("\n")}\n`;
 }
