@@ -28,6 +28,12 @@ export type Part =
   | { type: "tool_result"; callId: string; content: Part[]; isError?: boolean; cacheControl?: unknown }
   | { type: "refusal"; text: string };
 
+/**
+ * The mark on a reasoning signature that came from Gemini: it may go back only to Gemini
+ * (Anthropic refuses a signature it did not issue, and the reverse).
+ */
+export const GEMINI_SIGNATURE = "gemini:";
+
 export interface Message {
   /** "system" only for turns in the middle of a conversation; the opening prompt is Request.system. */
   role: "user" | "assistant" | "system";

@@ -2,7 +2,7 @@
 // events. Anthropic's input_tokens excludes cached tokens; ours includes them.
 import type { BitRouterError } from "../../errors.ts";
 import type { MediaSource, Message, Part, Request, Response, StopReason, StreamDecoder, StreamEncoder, StreamEvent, Tool, ToolChoice, Usage } from "../ir.ts";
-import { mergeUsage, parseArguments, settledStop, withCallIds } from "../ir.ts";
+import { GEMINI_SIGNATURE, mergeUsage, parseArguments, settledStop, withCallIds } from "../ir.ts";
 import { asArray, asNumber, asObject, asString, isObject, type Json, malformed, parseEventData } from "../json.ts";
 import { errorText } from "../chat-completions/codec.ts";
 import { hasContent, vanishingTurn } from "../fields.ts";
@@ -196,7 +196,8 @@ function encodePart(part: Part): Json | null {
     case "reasoning":
       // Only signed thinking goes back to Anthropic; unsigned reasoning from elsewhere would be refused.
       if (part.redactedData) return { type: "redacted_thinking", data: part.redactedData };
-      return part.signature ? { type: "thinking", thinking: part.text, signature: part.signature } : null;
+      // Only Anthropic's own signatures go back to it; Gemini's would be refused.
+      return part.signature && !part.signature.startsWith(GEMINI_SIGNATURE) ? { type: "thinking", thinking: part.text, signature: part.signature } : null;
   }
 }
 
