@@ -91,6 +91,10 @@ const MIGRATIONS = [
     list_cost_usd REAL
   );
   CREATE INDEX requests_at ON requests (at);`,
+  // The index on time cost 40 % of every insert (0.9 µs a row, measured). Rows arrive in time
+  // order, so retention finds the old ones at the start of the table, and the usage queries,
+  // which scan anyway, run in a child process, not the server.
+  "DROP INDEX IF EXISTS requests_at;",
 ];
 
 export class LedgerSchemaError extends Error {}
@@ -121,7 +125,7 @@ export function openUsageStore(path: string, options: { readonly?: boolean } = {
   const insertMany = options.readonly ? undefined : db.transaction((rows: UsageRow[]) => {
     for (const row of rows) insert!.run(row as unknown as Record<string, string | number | null>);
   });
-  const prune = options.readonly ? undefined : db.prepare("DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE at < ? ORDER BY at LIMIT ?)");
+  const prune = options.readonly ? undefined : db.prepare("DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE at < ? ORDER BY id LIMIT ?)");
   return {
     path,
     insert(rows) {

@@ -194,7 +194,7 @@ describe("signatures never cross to the wrong vendor", () => {
       },
       { model: "claude-sonnet-4-5", stream: false },
     );
-    const assistant = (body.messages as { content: { type: string; signature?: string }[] }[])[1]!;
+    const assistant = (body.messages as { content: Record<string, unknown>[] }[])[1]!;
     expect(assistant.content).toEqual([{ type: "thinking", thinking: "mine", signature: "EqQBCkY" }, { type: "text", text: "ok" }]);
   });
 });

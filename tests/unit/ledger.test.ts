@@ -84,15 +84,32 @@ function tempDb(): string {
 }
 
 describe("the store", () => {
-  test("a new file gets the schema (user_version 1), WAL, and survives reopening", () => {
+  test("a new file gets the schema (user_version 2), WAL, and survives reopening", () => {
     const path = tempDb();
     openUsageStore(path).close();
     const store = openUsageStore(path);
     store.close();
     const db = new Database(path, { readonly: true });
-    expect((db.query("PRAGMA user_version").get() as { user_version: number }).user_version).toBe(1);
+    expect((db.query("PRAGMA user_version").get() as { user_version: number }).user_version).toBe(2);
     expect((db.query("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode).toBe("wal");
     db.close();
+  });
+
+  test("a version-1 file is migrated in place: its rows stay, the time index goes", () => {
+    const path = tempDb();
+    const v1 = openUsageStore(path);
+    v1.insert([rowOf(event(), priceOf)]);
+    v1.close();
+    const db = new Database(path);
+    db.exec("CREATE INDEX requests_at ON requests (at); PRAGMA user_version = 1;");
+    db.close();
+    const store = openUsageStore(path);
+    expect(store.summarize({ since: 0, until: T0 + 1, by: "day", utcOffsetMinutes: 0 }).total.requests).toBe(1);
+    store.close();
+    const check = new Database(path, { readonly: true });
+    expect(check.query("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'requests_at'").all()).toEqual([]);
+    expect((check.query("PRAGMA user_version").get() as { user_version: number }).user_version).toBe(2);
+    check.close();
   });
 
   test("a file from a newer BitRouter is refused by name, not damaged", () => {
