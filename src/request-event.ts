@@ -23,8 +23,6 @@ export interface RequestEvent {
   served?: {
     provider: string;
     kind: SourceKind;
-    /** A subscription plan's id, when the source runs on one. */
-    plan?: string;
     account: string;
     upstreamModel: string;
     /** The source declares this model (so it may be a metrics label). */

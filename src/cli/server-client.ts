@@ -19,7 +19,7 @@ export interface AskOptions {
 }
 
 /** The base URL of the server the config describes (a wildcard listen is asked on loopback). */
-export function serverUrl(registry: Registry, override?: string): string | undefined {
+function serverUrl(registry: Registry, override?: string): string | undefined {
   if (override !== undefined) {
     let url: URL;
     try {
@@ -41,8 +41,9 @@ export async function askServer<T>(registry: Registry, path: string, options: As
   if (!url) return { ok: false, url, reason: `server.listen '${registry.settings.listen}' is not HOST:PORT` };
   const timeoutMs = options.timeoutMs ?? 1500;
   const headers: Record<string, string> = {};
-  // The CLI reads the same config as the server, so it can present the server's own key.
-  const key = registry.settings.apiKeys[0] ?? options.env?.BITROUTER_KEY;
+  // The config's own key goes only to the config's own address; for another (--url) the user
+  // names the key in BITROUTER_KEY, so a mistyped address never receives it.
+  const key = options.url === undefined ? (registry.settings.apiKeys[0] ?? options.env?.BITROUTER_KEY) : options.env?.BITROUTER_KEY;
   if (key) headers.authorization = `Bearer ${key}`;
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
@@ -57,7 +58,7 @@ export async function askServer<T>(registry: Registry, path: string, options: As
     clearTimeout(timer);
   }
   const notBitRouter = { ok: false as const, url, reason: `it answered ${response.status}, but not as BitRouter does (is --url the server's address, e.g. http://127.0.0.1:4356?)` };
-  if (response.status === 401) return { ok: false, url, reason: `it answered 401: auth is on there; put its key in server.api_keys of this config or in BITROUTER_KEY` };
+  if (response.status === 401) return { ok: false, url, reason: `it answered 401: auth is on there; ${options.url === undefined ? "put its key in server.api_keys of this config or" : "put its key"} in BITROUTER_KEY` };
   if (!response.ok && !options.accept?.includes(response.status)) return { ok: false, url, reason: `it answered ${response.status}` };
   let body: unknown;
   try {

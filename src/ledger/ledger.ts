@@ -31,7 +31,7 @@ export interface Ledger {
   record(event: RequestEvent): void;
   /** Write what is queued now. */
   flush(): void;
-  /** The store, for reading (`/bitrouter/usage`); undefined while the file cannot be opened. */
+  /** The open store (undefined while the file cannot be opened): what this process wrote, for reading it back. */
   store(): UsageStore | undefined;
   close(): void;
 }

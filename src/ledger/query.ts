@@ -32,10 +32,10 @@ function sane(ms: number): number | undefined {
 
 const WHEN_HINT = "use a span back from now (30m, 24h, 7d, 2w) or a date (2026-11-01, 2026-11-01T12:00:00Z)";
 
-/** The query string of GET /bitrouter/usage (checked with @hono/zod-validator). */
 /** A parameter given twice counts once, the last time (as most servers read a query). */
 const once = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (Array.isArray(v) ? v.at(-1) : v), schema);
 
+/** The query string of GET /bitrouter/usage (checked with @hono/zod-validator). */
 export const usageQuerySchema = z.strictObject({
   since: once(z.string()).optional(),
   until: once(z.string()).optional(),

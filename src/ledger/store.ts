@@ -125,7 +125,11 @@ export function openUsageStore(path: string, options: { readonly?: boolean } = {
   const insertMany = options.readonly ? undefined : db.transaction((rows: UsageRow[]) => {
     for (const row of rows) insert!.run(row as unknown as Record<string, string | number | null>);
   });
-  const prune = options.readonly ? undefined : db.prepare("DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE at < ? ORDER BY id LIMIT ?)");
+  // Rows are in time order: the first recent row marks where the old ones end (the walk stops
+  // there), and deleting below it by id uses the primary key, never a scan of the table.
+  const firstRecent = options.readonly ? undefined : db.prepare("SELECT id FROM requests WHERE at >= ? ORDER BY id LIMIT 1");
+  const lastId = options.readonly ? undefined : db.prepare("SELECT MAX(id) AS id FROM requests");
+  const prune = options.readonly ? undefined : db.prepare("DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE id < ? ORDER BY id LIMIT ?)");
   return {
     path,
     insert(rows) {
@@ -133,8 +137,9 @@ export function openUsageStore(path: string, options: { readonly?: boolean } = {
       insertMany(rows);
     },
     prune(before, limit) {
-      if (!prune) return 0;
-      return prune.run(before, limit).changes;
+      if (!prune || !firstRecent || !lastId) return 0;
+      const boundary = (firstRecent.get(before) as { id: number } | null)?.id ?? ((lastId.get() as { id: number | null }).id ?? 0) + 1;
+      return prune.run(boundary, limit).changes;
     },
     summarize: (query) => summarize(db, query),
     close: () => db.close(),

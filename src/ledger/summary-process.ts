@@ -7,24 +7,29 @@ import type { UsageQuery, UsageSummary } from "./store.ts";
 export type SummaryResult = { ok: true; summary: UsageSummary } | { ok: false; reason: string };
 
 /** How this program runs itself: the compiled binary, or bun with the entry script. */
-export function selfCommand(): string[] {
+function selfCommand(): string[] {
   return Bun.isStandaloneExecutable ? [process.execPath] : [process.execPath, "--no-env-file", process.argv[1] ?? "src/main.ts"];
 }
 
-export async function summarizeInChild(path: string, query: UsageQuery, timeoutMs = 60_000): Promise<SummaryResult> {
+/** One summary at a time: each is a whole process, and a dashboard may ask often. */
+let running: Promise<unknown> = Promise.resolve();
+
+export function summarizeInChild(path: string, query: UsageQuery, timeoutMs = 60_000): Promise<SummaryResult> {
+  const next = running.then(() => runChild(path, query, timeoutMs));
+  running = next.catch(() => {});
+  return next;
+}
+
+async function runChild(path: string, query: UsageQuery, timeoutMs: number): Promise<SummaryResult> {
+  // `--name=value`: a value that starts with "-" (a negative offset) is refused as a separate word.
   const args = [
     "usage",
     "--json",
-    "--file",
-    path,
-    "--since",
-    new Date(query.since).toISOString(),
-    "--until",
-    new Date(query.until).toISOString(),
-    "--by",
-    query.by,
-    "--utc-offset-minutes",
-    String(query.utcOffsetMinutes),
+    `--file=${path}`,
+    `--since=${new Date(query.since).toISOString()}`,
+    `--until=${new Date(query.until).toISOString()}`,
+    `--by=${query.by}`,
+    `--utc-offset-minutes=${query.utcOffsetMinutes}`,
   ];
   const child = Bun.spawn([...selfCommand(), ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: "1" } });
   const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);

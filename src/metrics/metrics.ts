@@ -26,7 +26,8 @@ const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 40, 60, 120, 300
 const OVERHEAD_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
 const HEALTH_STATES = ["cooling", "probing", "due"] as const;
 
-export function createMetrics(deps: { state: TargetState; registry: () => Registry }): Metrics {
+export function createMetrics(deps: { state: TargetState; registry: () => Registry; now?: () => number }): Metrics {
+  const now = deps.now ?? Date.now;
   const registers = [new PromRegistry()];
   const [register] = registers as [PromRegistry];
   const requests = new Counter({ name: "bitrouter_requests_total", help: "Requests answered, by client protocol, serving source and status class.", labelNames: ["protocol", "source", "status_class"], registers });
@@ -62,9 +63,9 @@ export function createMetrics(deps: { state: TargetState; registry: () => Regist
     collect() {
       this.reset();
       const registry = deps.registry();
-      const now = Date.now();
+      const at = now();
       for (const { target, health } of deps.state.list()) {
-        const view = viewOf(health, now);
+        const view = viewOf(health, at);
         if (!(HEALTH_STATES as readonly string[]).includes(view)) continue;
         const [source = "", model = "", account = ""] = splitKey(target);
         const known = registry.sources.get(source);

@@ -118,7 +118,6 @@ export async function proxyRequest(inbound: InboundRequest, resolution: Resoluti
         served: target && {
           provider: target.source.id,
           kind: target.source.kind,
-          plan: target.source.plan,
           account: target.account.label,
           upstreamModel: target.upstreamModel,
           declared: target.model !== undefined,

@@ -65,7 +65,8 @@ function accountTargets(candidate: Candidate, context: OrderContext): Target[] {
 
   let ordered = targets;
   if (source.accountStrategy === "round_robin") {
-    const position = context.state.rotate(`${source.id}\u0000${candidate.upstreamModel}`, context.rotate !== false) % targets.length;
+    // One rotation per source, whatever the model: a client naming any model must not grow the table.
+    const position = context.state.rotate(source.id, context.rotate !== false) % targets.length;
     ordered = [...targets.slice(position), ...targets.slice(0, position)];
     if (position > 0) ordered[0] = { ...ordered[0]!, accountWhy: `round_robin: its turn (${position + 1} of ${targets.length})` };
   } else if (source.accountStrategy === "drain_soonest") {

@@ -65,7 +65,7 @@ const CLIENT_REQUEST_ID = /^[\w.:-]{1,128}$/;
 export function createApp(appDeps: AppDeps): Hono<AppEnv> {
   const now = appDeps.now ?? Date.now;
   const state = appDeps.state ?? createMemoryState({ now });
-  const metrics = createMetrics({ state, registry: appDeps.registry });
+  const metrics = createMetrics({ state, registry: appDeps.registry, now });
   const onFinished: RequestEventSink = (event) => {
     appDeps.ledger?.record(event);
     metrics.observe(event);

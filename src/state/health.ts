@@ -42,7 +42,7 @@ export interface TargetHealth {
 }
 
 /** The state a reader acts on: `due` = cooling has run out and no probe is out. */
-export type HealthView = "ok" | "cooling" | "probing" | "due";
+type HealthView = "ok" | "cooling" | "probing" | "due";
 
 export function viewOf(health: TargetHealth | undefined, now: number): HealthView {
   if (!health || health.state === "failing") return "ok";
@@ -65,8 +65,14 @@ export function afterOutcome(previous: TargetHealth | undefined, outcome: Outcom
     strikes: strikes + 1,
     at: now,
   });
+  // Still cooling: this is a request that was under way before the target cooled (or one sent
+  // because everything was cooling). It says nothing new; only a later named time extends it.
+  if (previous?.state === "cooling" && previous.until !== null && previous.until > now) {
+    if (outcome.kind === "overloaded" && outcome.untilMs !== undefined && outcome.untilMs > previous.until) return { ...previous, until: Math.min(outcome.untilMs, now + MAX_COOLING_MS), at: now };
+    return previous;
+  }
   if (outcome.kind === "overloaded") return cool(outcome.reason, outcome.untilMs);
-  // A probe that fails sends the target straight back to cooling, for longer.
+  // A probe that fails (or a due target tried again) sends it straight back to cooling, for longer.
   if (previous && previous.state !== "failing") return cool(`probe failed: ${outcome.reason}`);
   const failures = (previous?.failures ?? 0) + 1;
   if (failures >= policy.allowedFails) return cool(failures === 1 ? outcome.reason : `${failures} failures in a row, last: ${outcome.reason}`);

@@ -48,12 +48,15 @@ export interface MemoryStateOptions {
   random?: () => number;
   /** Most sessions kept; the least recently used go first. */
   maxSessions?: number;
+  /** Most targets with a record kept (a client can name any model); the oldest records go first. */
+  maxTargets?: number;
 }
 
 export function createMemoryState(options: MemoryStateOptions = {}): TargetState {
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
   const maxSessions = options.maxSessions ?? 100_000;
+  const maxTargets = options.maxTargets ?? 10_000;
   const health = new Map<string, TargetHealth>();
   const windows = new Map<string, PlanWindows>();
   const sessions = new Map<string, { label: string; expires: number; placed: number }>();
@@ -76,8 +79,12 @@ export function createMemoryState(options: MemoryStateOptions = {}): TargetState
     get: (target) => health.get(target),
     record(target, outcome, policy) {
       const next = afterOutcome(health.get(target), outcome, policy, now(), random);
-      if (next) health.set(target, next);
-      else health.delete(target);
+      // Re-inserted, so the Map's order is the order of last change and the cap drops the stalest.
+      health.delete(target);
+      if (next) {
+        health.set(target, next);
+        if (health.size > maxTargets) health.delete(health.keys().next().value!);
+      }
       return next;
     },
     claimProbe(target) {

@@ -46,7 +46,7 @@ export interface WindowDemotion {
 export const UNKNOWN_RESET_MS = 60_000;
 
 /** The furthest ahead a source may name a time (ms): beyond a month it is a broken value, not a window. */
-export const MAX_AHEAD_MS = 31 * 86_400_000;
+const MAX_AHEAD_MS = 31 * 86_400_000;
 /** 2000-01-01: anything before is a broken value (a reset of `1`), not a time. */
 const EARLIEST_MS = 946_684_800_000;
 
@@ -56,10 +56,10 @@ export function saneTime(ms: number | null | undefined, now: number): number | n
   return Math.round(ms);
 }
 
-/** A utilisation a source reported (0–1, a little past 1 when over): null when it cannot be one. */
 /** Most windows kept per plan: the names come from the source, and each is a metrics series. */
 export const MAX_WINDOWS = 8;
 
+/** A utilisation a source reported (0–1, a little past 1 when over): null when it cannot be one. */
 export function saneUtilization(value: number | null): number | null {
   return value === null || !Number.isFinite(value) || value < 0 || value > 10 ? null : value;
 }
@@ -98,7 +98,7 @@ export function bindingWindow(plan: PlanWindows, now: number): QuotaWindow | und
 }
 
 /** `5h window`, `7d_sonnet window`, `300-minute window`. */
-export function describeWindow(w: QuotaWindow): string {
+function describeWindow(w: QuotaWindow): string {
   return /^\d+m$/.test(w.name) ? `${w.minutes ?? w.name.slice(0, -1)}-minute window` : `${w.name} window`;
 }
 

@@ -212,6 +212,11 @@ describe("the ledger", () => {
 
     const http = (await (await fetch(`${bitrouter.url}/bitrouter/usage?by=account&since=1h`)).json()) as { total: { requests: number } };
     expect(http.total.requests).toBe(all.length);
+    // West of UTC: the offset reaches the summary's child process as one word.
+    const west = await fetch(`${bitrouter.url}/bitrouter/usage?by=day&since=1h&utc_offset_minutes=-300`);
+    expect(west.status).toBe(200);
+    expect(((await west.json()) as { total: { requests: number } }).total.requests).toBe(all.length);
+    expect((await runBitRouter(["usage", "--json", "--since", "1h", "--utc-offset-minutes=-300"], { cwd: home })).code).toBe(0);
     const bad = await fetch(`${bitrouter.url}/bitrouter/usage?by=week`);
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { message: string; param: string } }).error).toMatchObject({ param: "by", message: expect.stringContaining("by: must be one of day, model, source, account, window") });

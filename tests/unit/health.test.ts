@@ -43,6 +43,18 @@ describe("health of one target", () => {
     expect(backoffMs(0, DEFAULT_HEALTH, () => 0.999999)).toBeLessThanOrEqual(11_000);
   });
 
+  test("failures of requests already under way when the target cooled do not stretch the cooling (20 in flight, one restart)", () => {
+    let h = afterOutcome(undefined, { kind: "failed", reason: "connect refused" }, DEFAULT_HEALTH, T0, half);
+    h = afterOutcome(h, { kind: "failed", reason: "connect refused" }, DEFAULT_HEALTH, T0, half);
+    h = afterOutcome(h, { kind: "failed", reason: "connect refused" }, DEFAULT_HEALTH, T0, half);
+    expect(h).toMatchObject({ state: "cooling", until: T0 + 10_000, strikes: 1 });
+    for (let i = 0; i < 17; i++) h = afterOutcome(h, { kind: "failed", reason: "connect refused" }, DEFAULT_HEALTH, T0 + 5, half);
+    expect(h).toMatchObject({ state: "cooling", until: T0 + 10_000, strikes: 1 });
+    // A later time the source names still counts.
+    h = afterOutcome(h, { kind: "overloaded", reason: "HTTP 429", untilMs: T0 + 60_000 }, DEFAULT_HEALTH, T0 + 6, half);
+    expect(h).toMatchObject({ until: T0 + 60_000, strikes: 1 });
+  });
+
   test("a success forgets everything, strikes included", () => {
     const cooled = afterOutcome(undefined, { kind: "overloaded", reason: "HTTP 529" }, DEFAULT_HEALTH, T0, half);
     expect(afterOutcome(cooled, { kind: "success" }, DEFAULT_HEALTH, T0)).toBeUndefined();
@@ -72,6 +84,12 @@ describe("the in-memory state", () => {
     expect(viewOf(state.get("t"), now)).toBe("probing");
     state.record("t", { kind: "success" }, DEFAULT_HEALTH);
     expect(state.get("t")).toBeUndefined();
+  });
+
+  test("at most maxTargets records are kept: a client naming endless models cannot grow the table", () => {
+    const state = createMemoryState({ now: () => T0, maxTargets: 3 });
+    for (let i = 0; i < 10; i++) state.record(targetKey("openai", `made-up-${i}`, "default"), { kind: "failed", reason: "HTTP 404" }, DEFAULT_HEALTH);
+    expect(state.list().map((e) => e.target.split("\u0000")[1])).toEqual(["made-up-7", "made-up-8", "made-up-9"]);
   });
 
   test("affinity lasts its TTL after the last request; the table keeps at most maxSessions", () => {

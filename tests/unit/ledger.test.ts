@@ -66,7 +66,7 @@ describe("a request as a row", () => {
     expect(api).toMatchObject({ source: "openai", input_tokens: 300, cache_read_tokens: 600, cache_write_tokens: 100, output_tokens: 200, reasoning_tokens: 50, usage_origin: "reported" });
     expect(api.cost_usd).toBeCloseTo(expected, 12);
     expect(api.list_cost_usd).toBeCloseTo(expected, 12);
-    const plan = rowOf(event({}, { provider: "anthropic", kind: "subscription", plan: "anthropic", upstreamModel: "claude-sonnet-4-5", window: "5h@x" }), priceOf);
+    const plan = rowOf(event({}, { provider: "anthropic", kind: "subscription", upstreamModel: "claude-sonnet-4-5", window: "5h@x" }), priceOf);
     expect(plan.cost_usd).toBe(0);
     expect(plan.list_cost_usd).toBeCloseTo((300 * 3 + 600 * 0.3 + 100 * 3.75 + 200 * 15) / 1e6, 12);
     expect(plan.plan_window).toBe("5h@x");
@@ -130,7 +130,8 @@ describe("the store", () => {
       { source: "openrouter", kind: "api", account: "default", model: "openai/gpt-4o" },
       { source: "ollama", kind: "self-hosted", account: "default", model: "llama3.1" },
     ];
-    for (let day = 0; day < 5; day++) {
+    // Oldest first, as a ledger fills.
+    for (let day = 4; day >= 0; day--) {
       for (let i = 0; i < 12; i++) {
         const s = sources[(day + i) % sources.length]!;
         const served = rowOf(

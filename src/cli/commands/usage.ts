@@ -17,7 +17,8 @@ money saved (plans and local models priced at pay-per-token rates), cache-hit ra
 that needed a retry or a failover, and errors. --since/--until take a span back from now
 (30m, 24h, 7d, 2w) or a date (local midnight) or an ISO time; default: the last 7 days, by day.
 --by window groups plan requests by the quota window they fell in. Days and dates are this
-machine's local ones unless --utc-offset-minutes says otherwise; --file reads another ledger.
+machine's local ones unless --utc-offset-minutes says otherwise (a negative one as
+--utc-offset-minutes=-300); --file reads another ledger.
 `;
 
 export async function usageCommand(argv: string[], io: Io): Promise<number> {

@@ -2,7 +2,7 @@
 // the chain, proxy. Only the protocol and its body schema differ.
 import type { Context } from "hono";
 import { z } from "zod";
-import { badRequest, BitRouterError } from "../../errors.ts";
+import { badRequest, BitRouterError, isTooDeep } from "../../errors.ts";
 import { DIALECTS, type WireProtocol } from "../../protocols/dialects.ts";
 import { clientContext, type InboundRequest } from "../../proxy/exchange.ts";
 import { proxyRequest } from "../../proxy/proxy-request.ts";
@@ -59,7 +59,7 @@ export async function handleInference(c: Context<AppEnv>, deps: RouteDeps, proto
     logRejected(deps.log, requestId, err);
     // A request refused before any source (a bad body, an unknown model) is still a request: it
     // gets its ledger row and its count, with no source and no usage.
-    const status = err instanceof BitRouterError ? err.status : 500;
+    const status = err instanceof BitRouterError ? err.status : isTooDeep(err) ? 400 : c.req.raw.signal.aborted ? 499 : 500;
     deps.onFinished({
       requestId,
       at: arrived,
