@@ -31,8 +31,6 @@ export interface Ledger {
   record(event: RequestEvent): void;
   /** Write what is queued now. */
   flush(): void;
-  /** The open store (undefined while the file cannot be opened): what this process wrote, for reading it back. */
-  store(): UsageStore | undefined;
   close(): void;
 }
 
@@ -157,7 +155,6 @@ export function createLedger(options: LedgerOptions): Ledger {
       schedule(flushMs);
     },
     flush,
-    store: () => connect(),
     close() {
       flush();
       closed = true;

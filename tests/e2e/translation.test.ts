@@ -5,6 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:tes
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { type RunningBitRouter, startBitRouter } from "../support/bitrouter.ts";
+import { PER_REQUEST_FAILOVER } from "../support/config.ts";
 import { type FakeUpstream, startFakeUpstream } from "../support/fake-upstream.ts";
 
 let chatsrc: FakeUpstream;
@@ -19,10 +20,7 @@ beforeAll(async () => {
   msgsrc = await startFakeUpstream("msgsrc");
   respsrc = await startFakeUpstream("respsrc");
   bitrouter = await startBitRouter({
-    config: `
-# Faults are scripted per test on one server; health across requests is tested in health.test.ts.
-health: false
-server:
+    config: `${PER_REQUEST_FAILOVER}server:
   keepalive_secs: 1
 upstream:
   timeouts:

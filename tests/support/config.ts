@@ -2,13 +2,16 @@
 // fake, and a virtual model that tries the local one first.
 import type { FakeUpstream } from "./fake-upstream.ts";
 
+/**
+ * For suites that script a fault per test against one long-lived server and check failover
+ * within a request: health across requests (a source a previous test broke would stay demoted)
+ * has its own suite, tests/e2e/health.test.ts.
+ */
+export const PER_REQUEST_FAILOVER = "health: false\n";
+
 export function fleetConfig(ollama: FakeUpstream, openrouter: FakeUpstream, extra = ""): string {
   return `
-# These suites script a fault per test against one long-lived server and check failover within
-# a request; health across requests (a source a previous test broke would stay demoted) has
-# its own suite, tests/e2e/health.test.ts.
-health: false
-server:
+${PER_REQUEST_FAILOVER}server:
   keepalive_secs: 1
 upstream:
   timeouts:

@@ -8,6 +8,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { type RunningBitRouter, startBitRouter } from "./bitrouter.ts";
 import { type FakeUpstream, startFakeUpstream } from "./fake-upstream.ts";
+import { PER_REQUEST_FAILOVER } from "./config.ts";
 
 export interface ProtocolFleet {
   chatsrc: FakeUpstream;
@@ -31,11 +32,7 @@ export function useProtocolFleet(extraConfig = ""): ProtocolFleet {
     fleet.respsrc = await startFakeUpstream("respsrc");
     fleet.bitrouter = await startBitRouter({
       config: `
-# These suites script a fault per test against one long-lived server and check failover within
-# a request; health across requests (a source a previous test broke would stay demoted) has
-# its own suite, tests/e2e/health.test.ts.
-health: false
-server:
+${PER_REQUEST_FAILOVER}server:
   keepalive_secs: 1
   log_level: debug
 upstream:

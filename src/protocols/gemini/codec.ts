@@ -165,48 +165,64 @@ export function encodeGeminiRequest(ir: Request): Json {
   return body;
 }
 
-/** IR parts → Gemini parts. A Gemini signature rides on the part after it; empty text is never sent. */
-function encodeParts(content: Part[], names: Map<string, string>): Json[] {
+/**
+ * Gemini parts being built: a signature waits for the part after it (where Gemini wants it), and
+ * one with nothing after it goes out on an empty part.
+ */
+function partsBuilder() {
   const parts: Json[] = [];
   let signature: string | undefined;
-  const push = (part: Json) => {
-    if (signature) part.thoughtSignature = signature;
-    signature = undefined;
-    parts.push(part);
+  return {
+    sign(value: string) {
+      signature = value;
+    },
+    push(part: Json) {
+      if (signature) part.thoughtSignature = signature;
+      signature = undefined;
+      parts.push(part);
+    },
+    done(): Json[] {
+      if (signature) parts.push({ text: "", thoughtSignature: signature });
+      signature = undefined;
+      return parts;
+    },
   };
+}
+
+/** IR parts → Gemini request parts. Only Gemini's own signatures go back; empty text is never sent. */
+function encodeParts(content: Part[], names: Map<string, string>): Json[] {
+  const out = partsBuilder();
   for (const p of content) {
     switch (p.type) {
       case "text":
-        if (!isBlank(p.text)) push({ text: p.text });
+        if (!isBlank(p.text)) out.push({ text: p.text });
         break;
       case "reasoning":
-        if (p.signature?.startsWith(GEMINI_SIGNATURE)) signature = p.signature.slice(GEMINI_SIGNATURE.length);
-        if (!isBlank(p.text)) push({ text: p.text, thought: true });
+        if (p.signature?.startsWith(GEMINI_SIGNATURE)) out.sign(p.signature.slice(GEMINI_SIGNATURE.length));
+        if (!isBlank(p.text)) out.push({ text: p.text, thought: true });
         break;
       case "image":
       case "document": {
         const source = p.source;
-        if (source.kind === "base64") push({ inlineData: { mimeType: source.mediaType, data: source.data } });
-        else if (source.kind === "url") push({ fileData: { fileUri: source.url, ...(p.type === "image" ? {} : { mimeType: "application/pdf" }) } });
-        else if (!isBlank(source.text)) push({ text: source.text });
+        if (source.kind === "base64") out.push({ inlineData: { mimeType: source.mediaType, data: source.data } });
+        else if (source.kind === "url") out.push({ fileData: { fileUri: source.url, ...(p.type === "image" ? {} : { mimeType: "application/pdf" }) } });
+        else if (!isBlank(source.text)) out.push({ text: source.text });
         break;
       }
       case "tool_call":
-        push({ functionCall: { id: p.id, name: p.name, args: parseArguments(p.arguments) } });
+        out.push({ functionCall: { id: p.id, name: p.name, args: parseArguments(p.arguments) } });
         break;
       case "tool_result": {
         const text = p.content.map((c) => (c.type === "text" ? c.text : "")).join("");
-        push({ functionResponse: { id: p.callId, name: names.get(p.callId) ?? "", response: p.isError ? { error: text } : { output: text } } });
+        out.push({ functionResponse: { id: p.callId, name: names.get(p.callId) ?? "", response: p.isError ? { error: text } : { output: text } } });
         break;
       }
       case "refusal":
-        if (!isBlank(p.text)) push({ text: p.text });
+        if (!isBlank(p.text)) out.push({ text: p.text });
         break;
     }
   }
-  // A signature with nothing after it (the turn's last part) still goes back, on an empty part.
-  if (signature) parts.push({ text: "", thoughtSignature: signature });
-  return parts;
+  return out.done();
 }
 
 // ── Answers ─────────────────────────────────────────────────────────────────────────────
@@ -280,23 +296,16 @@ export interface GeminiContext {
 
 /** Our parts → a Gemini candidate's parts: reasoning as thoughts, signatures on the part after them. */
 function answerParts(content: Part[]): Json[] {
-  const parts: Json[] = [];
-  let signature: string | undefined;
-  const push = (part: Json) => {
-    if (signature) part.thoughtSignature = signature;
-    signature = undefined;
-    parts.push(part);
-  };
+  const out = partsBuilder();
   for (const p of content) {
     if (p.type === "reasoning") {
-      if (p.signature) signature = p.signature;
-      if (p.text) push({ text: p.text, thought: true });
+      if (p.signature) out.sign(p.signature);
+      if (p.text) out.push({ text: p.text, thought: true });
     } else if (p.type === "text" || p.type === "refusal") {
-      if (p.text) push({ text: p.text });
-    } else if (p.type === "tool_call") push({ functionCall: { id: p.id, name: p.name, args: parseArguments(p.arguments) } });
+      if (p.text) out.push({ text: p.text });
+    } else if (p.type === "tool_call") out.push({ functionCall: { id: p.id, name: p.name, args: parseArguments(p.arguments) } });
   }
-  if (signature) parts.push({ text: "", thoughtSignature: signature });
-  return parts;
+  return out.done();
 }
 
 const FINISH_OUT: Record<StopReason, string> = { stop: "STOP", tool_calls: "STOP", length: "MAX_TOKENS", content_filter: "SAFETY", pause: "STOP", error: "OTHER" };
