@@ -28,6 +28,8 @@ function serverUrl(registry: Registry, override?: string): string | undefined {
       throw new UsageError(`--url '${override}' is not a URL; give the server's address, e.g. http://127.0.0.1:4356`);
     }
     if (url.protocol !== "http:" && url.protocol !== "https:") throw new UsageError(`--url '${override}' is not an http(s) URL`);
+    // Credentials in a URL would be printed back; a query or fragment has no meaning here.
+    if (url.username || url.password || url.search || url.hash) throw new UsageError(`--url takes the server's address only (scheme, host, port), e.g. http://127.0.0.1:4356; put a key in BITROUTER_KEY`);
     return url.href.replace(/\/+$/, "").replace(/\/v1$/, "");
   }
   const listen = parseListen(registry.settings.listen);

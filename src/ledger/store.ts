@@ -200,6 +200,8 @@ export interface UsageSummary {
   since: string;
   until: string;
   by: Grouping;
+  /** The offset the days are counted in (minutes east of UTC). */
+  utc_offset_minutes: number;
   groups: ({ key: string } & UsageTotals)[];
   total: UsageTotals;
   /** Models that were used but have no price, so a user can add one. */
@@ -248,6 +250,7 @@ function summarize(db: Database, query: UsageQuery): UsageSummary {
     since: new Date(query.since).toISOString(),
     until: new Date(query.until).toISOString(),
     by: query.by,
+    utc_offset_minutes: query.utcOffsetMinutes,
     groups: groups.map(finish),
     total: finish({ ...total, requests: total.requests ?? 0 }),
     unpriced_models: unpriced.map((u) => u.model),

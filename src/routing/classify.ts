@@ -64,6 +64,8 @@ export function classifyFailure(failure: UpstreamFailure): AttemptFailure {
 /** Longer Retry-After values are taken as this (ms): a day is longer than any source means to wait. */
 export const RETRY_AFTER_CAP_MS = 86_400_000;
 /** An IMF-fixdate, the one HTTP-date form sources send (`Wed, 21 Oct 2037 07:28:00 GMT`). */
+/** 2000-01-01. */
+const EARLIEST_DATE_MS = 946_684_800_000;
 const HTTP_DATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
 
 /**
@@ -75,10 +77,11 @@ export function parseRetryAfter(headers: Headers, now = Date.now()): number | un
   if (ms !== undefined && /^\d+(\.\d+)?$/.test(ms)) return capped(Number(ms));
   const value = headers.get("retry-after")?.trim();
   if (value === undefined) return undefined;
-  if (/^\d+(\.\d+)?$/.test(value)) return capped(Number(value) * 1000);
+  // Whole seconds, as HTTP defines it; a date before 2000 is a broken clock, not a time.
+  if (/^\d+$/.test(value)) return capped(Number(value) * 1000);
   if (!HTTP_DATE.test(value)) return undefined;
   const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : capped(date - now);
+  return Number.isNaN(date) || date < EARLIEST_DATE_MS ? undefined : capped(date - now);
 }
 
 function capped(ms: number): number | undefined {

@@ -126,7 +126,7 @@ export function statusReport(registry: Registry, state: TargetState, now: number
       active: s.active,
       reason: s.reason,
       account_strategy: s.accountStrategy,
-      accounts: s.accounts.map((a) => ({ label: a.label, active: a.active, reason: a.reason || s.reason })),
+      accounts: s.accounts.map((a) => ({ label: a.label, active: a.active && s.active, reason: a.reason || s.reason })),
     })),
     health,
     plans,

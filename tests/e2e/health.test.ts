@@ -400,6 +400,10 @@ providers:
     expect(unknown.code).toBe(1);
     expect(JSON.parse(unknown.stdout)).toMatchObject({ live: true, error: { status: 404 } });
     expect((await runBitRouter(["route", "hosted:m", "--url", "ftp://x"], { cwd: r.dir })).code).toBe(2);
+    // A password in the address would be printed back; it is refused instead.
+    const withPassword = await runBitRouter(["route", "hosted:m", "--url", r.url.replace("http://", "http://user:pw@")], { cwd: r.dir });
+    expect(withPassword.code).toBe(2);
+    expect(withPassword.stdout + withPassword.stderr).not.toContain("pw@");
   });
 
   test("--url at something that is not BitRouter says so, with no stack trace", async () => {
@@ -409,6 +413,7 @@ providers:
       const s = await runBitRouter(["status", "--url", url]);
       expect(s.code).toBe(0);
       expect(s.stdout).toContain(`health and plan windows: known only to a running BitRouter; ${url}: it answered 200, but not as BitRouter does`);
+      expect(s.stdout).toContain(`server:  ${url} answered 200, but not as BitRouter does`);
       const route = await runBitRouter(["route", "groq:llama-3.1-8b-instant", "--url", url], { env: { GROQ_API_KEY: "gsk-x" } });
       expect(route.code).toBe(0);
       expect(route.stderr).toContain("could not be asked (it answered 200, but not as BitRouter does");

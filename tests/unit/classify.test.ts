@@ -62,6 +62,9 @@ describe("classifying a failed attempt", () => {
     expect(parseRetryAfter(new Headers({ "retry-after": "Wed, 21 Oct 2037 07:28:00 GMT" }), now)).toBe(86_400_000);
     expect(parseRetryAfter(new Headers({ "retry-after": "99999999999999999999" }), now)).toBe(86_400_000);
     expect(parseRetryAfter(new Headers({ "retry-after": "-5" }), now)).toBeUndefined();
+    // Whole seconds only, as HTTP defines them; a date before 2000 is a broken clock.
+    expect(parseRetryAfter(new Headers({ "retry-after": "1.5" }), now)).toBeUndefined();
+    expect(parseRetryAfter(new Headers({ "retry-after": "Wed, 21 Oct 1999 07:28:00 GMT" }), now)).toBeUndefined();
     expect(parseRetryAfter(new Headers({ "retry-after": "Mon, 24 Nov 2025 12:00:00 GMT" }), now)).toBe(0);
   });
 });

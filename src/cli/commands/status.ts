@@ -73,7 +73,9 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
     return EXIT_OK;
   }
   io.stdout(`config:  ${registry.configPath ?? "built-in defaults"}\n`);
-  io.stdout(`server:  ${live.url ?? registry.settings.listen} ${running ? "answers" : "does not answer (not running?)"}\n`);
+  const answered = !live.ok && live.reason.startsWith("it answered");
+  io.stdout(`server:  ${live.url ?? registry.settings.listen} ${live.ok ? "answers" : answered ? live.reason.replace(/^it /, "") : running ? "answers" : "does not answer (not running?)"}\n`);
+  if (values.url) io.stdout("note:    sources and subscriptions below are from this machine's config; health and plans from the server at --url\n");
   io.stdout("sources:\n");
   const width = Math.max(...sources.map((s) => s.provider.length));
   for (const s of sources) {

@@ -95,7 +95,11 @@ export function renderSummary(summary: UsageSummary, path: string): string {
   const lines = [[summary.by, ...HEADINGS], ...summary.groups.map((g) => [g.key, ...row(g)]), ["total", ...row(summary.total)]];
   const widths = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
   const format = (l: string[]) => l.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ");
-  const out = [`usage ${summary.since.slice(0, 16).replace("T", " ")} to ${summary.until.slice(0, 16).replace("T", " ")} UTC, by ${summary.by} (${path})`, ""];
+  // The span in the same clock as the days below.
+  const offset = summary.utc_offset_minutes ?? 0;
+  const shown = (iso: string) => new Date(Date.parse(iso) + offset * 60_000).toISOString().slice(0, 16).replace("T", " ");
+  const zone = offset === 0 ? "UTC" : `UTC${offset > 0 ? "+" : "-"}${String(Math.floor(Math.abs(offset) / 60)).padStart(2, "0")}:${String(Math.abs(offset) % 60).padStart(2, "0")}`;
+  const out = [`usage ${shown(summary.since)} to ${shown(summary.until)} ${zone}, by ${summary.by} (${path})`, ""];
   if (summary.groups.length === 0) out.push("no requests in this span");
   else {
     out.push(format(lines[0]!), ...lines.slice(1, -1).map(format), format(lines.at(-1)!));
