@@ -9,7 +9,8 @@ import type { WireProtocol } from "./dialects.ts";
 import type { Part, Request, StreamDecoder, Response } from "./ir.ts";
 
 const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
-const USER_LIMIT: Record<WireProtocol, number> = { chat_completions: 64, responses: 64, messages: 256 };
+// Gemini has no end-user field: nothing to fit.
+const USER_LIMIT: Record<WireProtocol, number> = { chat_completions: 64, responses: 64, messages: 256, generate_content: Number.POSITIVE_INFINITY };
 
 export interface FittedRequest {
   ir: Request;

@@ -36,9 +36,20 @@ import {
   responsesStreamEncoder,
 } from "./responses/codec.ts";
 import { inspectingPassthrough } from "./translate.ts";
+import {
+  decodeGeminiRequest,
+  decodeGeminiResponse,
+  encodeGeminiRequest,
+  encodeGeminiResponse,
+  geminiStreamDecoder,
+  geminiStreamEncoder,
+  readGeminiUsage,
+} from "./gemini/codec.ts";
+import { geminiErrorFrame } from "./gemini/errors.ts";
 import type { BitRouterError } from "../errors.ts";
 
-export type WireProtocol = Exclude<Protocol, "generate_content">;
+/** Every protocol BitRouter speaks, in and out. */
+export type WireProtocol = Protocol;
 
 /** Who the answer is for: ids in the client protocol's style, the model it asked for. */
 export interface ClientContext {
@@ -203,8 +214,33 @@ function responsesPassthrough(c: ClientContext): StreamRelay {
   });
 }
 
-export const DIALECTS: Record<WireProtocol, Dialect> = { chat_completions: chat, messages, responses };
+const geminiContext = (c: ClientContext) => ({ model: c.model, responseId: compactId(c.requestId) });
 
-export function isWireProtocol(protocol: Protocol): protocol is WireProtocol {
-  return protocol in DIALECTS;
-}
+/** Gemini: the model travels in the URL, so a pass-through body only loses BitRouter's own fields. */
+const generateContent: Dialect = {
+  decodeRequest: decodeGeminiRequest,
+  encodeRequest: (ir) => encodeGeminiRequest(ir),
+  decodeResponse: decodeGeminiResponse,
+  encodeResponse: (ir, c) => encodeGeminiResponse(ir, geminiContext(c)),
+  streamDecoder: geminiStreamDecoder,
+  streamEncoder: (c) => geminiStreamEncoder(geminiContext(c)),
+  passthroughBody: (body) => {
+    const out: Json = { ...body };
+    delete out.models;
+    delete out.model;
+    return out;
+  },
+  // Gemini streams have no end marker: the chunk with a finishReason is the last.
+  passthroughRelay: () => inspectingPassthrough({ decoder: geminiStreamDecoder(), rewrite: (block) => block, closing: "", errorFrame: geminiErrorFrame }),
+  passthroughJson: (text) => {
+    const answer = readAnswer(text);
+    if (!answer.ok) return answer;
+    const body = answer.body;
+    // A prompt blocked by the source's safety filter is an answer too (promptFeedback, no candidates).
+    if (!Array.isArray(body.candidates) && !body.promptFeedback) return { ok: false, reason: "upstream answer is not a complete response" };
+    return { ok: true, body: text, usage: body.usageMetadata ? readGeminiUsage(asObject(body.usageMetadata)) : null };
+  },
+  errorStream: (error) => geminiErrorFrame(error),
+};
+
+export const DIALECTS: Record<WireProtocol, Dialect> = { chat_completions: chat, messages, responses, generate_content: generateContent };

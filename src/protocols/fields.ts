@@ -20,9 +20,12 @@ export interface FieldRule {
   note: string;
 }
 
-const ALL: Record<WireProtocol, Fate> = { chat_completions: "mapped", messages: "mapped", responses: "mapped" };
+const ALL: Record<WireProtocol, Fate> = { chat_completions: "mapped", messages: "mapped", responses: "mapped", generate_content: "mapped" };
 const mapped = (): Partial<Record<WireProtocol, Fate>> => ({ ...ALL });
-const dropped = (): Partial<Record<WireProtocol, Fate>> => ({ chat_completions: "dropped", messages: "dropped", responses: "dropped" });
+const dropped = (): Partial<Record<WireProtocol, Fate>> => ({ chat_completions: "dropped", messages: "dropped", responses: "dropped", generate_content: "dropped" });
+/** Mapped for the targets named, dropped for the others. */
+const only = (...targets: WireProtocol[]): Partial<Record<WireProtocol, Fate>> => Object.fromEntries(PROTOCOL_LIST.map((p) => [p, targets.includes(p) ? "mapped" : "dropped"]));
+const PROTOCOL_LIST = Object.keys(ALL) as WireProtocol[];
 
 const truthy = (value: unknown) => value !== undefined && value !== null && value !== false && value !== 0;
 
@@ -32,14 +35,14 @@ export const REQUEST_FIELDS: Record<WireProtocol, Record<string, FieldRule>> = {
     messages: { to: mapped(), note: "system/developer → system prompt; user, assistant, tool turns; text, images, files (file_data)" },
     stream: { to: mapped(), note: "" },
     stream_options: { to: mapped(), note: "include_usage is honoured by BitRouter itself (usage is always asked of the source)" },
-    max_tokens: { to: mapped(), note: "→ max_tokens / max_output_tokens" },
-    max_completion_tokens: { to: mapped(), note: "→ max_tokens / max_output_tokens" },
+    max_tokens: { to: mapped(), note: "→ max_tokens / max_output_tokens / maxOutputTokens" },
+    max_completion_tokens: { to: mapped(), note: "→ max_tokens / max_output_tokens / maxOutputTokens" },
     temperature: { to: mapped(), note: "clamped to 0–1 for Messages" },
     top_p: { to: mapped(), note: "" },
-    stop: { to: { messages: "mapped", responses: "dropped" }, note: "→ stop_sequences; Responses has no stop sequences" },
-    seed: { to: dropped(), note: "neither Messages nor Responses has a seed" },
-    presence_penalty: { to: dropped(), note: "no equivalent" },
-    frequency_penalty: { to: dropped(), note: "no equivalent" },
+    stop: { to: only("messages", "generate_content"), note: "→ stop_sequences / stopSequences; Responses has no stop sequences" },
+    seed: { to: only("generate_content"), note: "→ generationConfig.seed; neither Messages nor Responses has a seed" },
+    presence_penalty: { to: only("generate_content"), note: "→ generationConfig.presencePenalty; no equivalent elsewhere" },
+    frequency_penalty: { to: only("generate_content"), note: "→ generationConfig.frequencyPenalty; no equivalent elsewhere" },
     logit_bias: { to: dropped(), note: "no equivalent" },
     n: { to: dropped(), refuse: (v) => (Number(v) > 1 ? "asks for several choices" : false), note: "n > 1 is refused (one answer only); n = 1 is the default" },
     logprobs: { to: dropped(), refuse: (v) => (v === true ? "asks for log probabilities" : false), note: "refused when true: the answer would lack them" },
@@ -50,18 +53,18 @@ export const REQUEST_FIELDS: Record<WireProtocol, Record<string, FieldRule>> = {
     functions: { to: mapped(), note: "legacy: read as function tools" },
     function_call: { to: mapped(), note: "legacy: read as tool_choice" },
     tool_choice: { to: mapped(), note: "auto / none / required (any) / a named function" },
-    parallel_tool_calls: { to: mapped(), note: "→ disable_parallel_tool_use for Messages" },
+    parallel_tool_calls: { to: only("chat_completions", "messages", "responses"), note: "→ disable_parallel_tool_use for Messages; Gemini has no switch for it" },
     response_format: {
       to: mapped(),
       refuse: (v, target) => (target === "messages" && (asObject(v).type === "json_object" || v === "json_object") ? "asks for json_object (send a json_schema instead)" : false),
-      note: "json_schema → output_config.format / text.format; json_object → text.format, refused for Messages",
+      note: "json_schema → output_config.format / text.format / responseJsonSchema; json_object → text.format / responseMimeType, refused for Messages",
     },
-    reasoning_effort: { to: mapped(), note: "→ thinking / output_config.effort / reasoning.effort, for models declared with capabilities: [reasoning]" },
-    verbosity: { to: { messages: "dropped", responses: "mapped" }, note: "→ text.verbosity" },
-    user: { to: mapped(), note: "→ metadata.user_id / user (hashed when longer than the target allows)" },
-    safety_identifier: { to: { messages: "dropped", responses: "mapped" }, note: "" },
-    prompt_cache_key: { to: { messages: "dropped", responses: "mapped" }, note: "Messages caches by cache_control instead" },
-    service_tier: { to: { messages: "dropped", responses: "mapped" }, note: "Messages' tiers have other values" },
+    reasoning_effort: { to: mapped(), note: "→ thinking / output_config.effort / reasoning.effort / thinkingConfig, for models declared with capabilities: [reasoning]" },
+    verbosity: { to: only("responses"), note: "→ text.verbosity" },
+    user: { to: only("messages", "responses"), note: "→ metadata.user_id / user (hashed when longer than the target allows); Gemini has no end-user field" },
+    safety_identifier: { to: only("responses"), note: "" },
+    prompt_cache_key: { to: only("responses"), note: "Messages caches by cache_control instead, Gemini by itself" },
+    service_tier: { to: only("responses"), note: "the other protocols' tiers have other values" },
     metadata: { to: dropped(), note: "stored-completion tags; never sent across" },
     store: { to: dropped(), note: "stored completions are not carried across" },
     prediction: { to: dropped(), note: "predicted outputs: a latency hint only" },
@@ -70,20 +73,20 @@ export const REQUEST_FIELDS: Record<WireProtocol, Record<string, FieldRule>> = {
   },
   messages: {
     model: { to: mapped(), note: "" },
-    messages: { to: mapped(), note: "text, images, documents, tool_use / tool_result (images in results follow as a user turn for Chat), thinking (signed, back to Anthropic only)" },
+    messages: { to: mapped(), note: "text, images, documents, tool_use / tool_result (images in results follow as a user turn for Chat), thinking (Anthropic's signatures back to Anthropic only, Gemini's back to Gemini only)" },
     system: { to: mapped(), note: "string or text blocks → one system prompt; the Claude Code billing line is dropped" },
-    max_tokens: { to: mapped(), note: "→ max_tokens / max_output_tokens" },
+    max_tokens: { to: mapped(), note: "→ max_tokens / max_output_tokens / maxOutputTokens" },
     stream: { to: mapped(), note: "" },
     temperature: { to: mapped(), note: "" },
     top_p: { to: mapped(), note: "" },
-    top_k: { to: dropped(), note: "OpenAI's APIs have no top_k" },
-    stop_sequences: { to: { chat_completions: "mapped", responses: "dropped" }, note: "→ stop; Responses has no stop sequences" },
+    top_k: { to: only("generate_content"), note: "→ generationConfig.topK; OpenAI's APIs have no top_k" },
+    stop_sequences: { to: only("chat_completions", "generate_content"), note: "→ stop / stopSequences; Responses has no stop sequences" },
     tools: { to: mapped(), note: "custom tools; Anthropic's versioned server tools (web_search, bash, …) are dropped" },
     tool_choice: { to: mapped(), note: "any → required; disable_parallel_tool_use → parallel_tool_calls: false" },
-    thinking: { to: mapped(), note: "→ reasoning_effort / reasoning.effort, for models declared with capabilities: [reasoning]" },
-    output_config: { to: mapped(), note: "effort → reasoning effort; format (json_schema) → response_format / text.format" },
+    thinking: { to: mapped(), note: "→ reasoning_effort / reasoning.effort / thinkingConfig.thinkingBudget, for models declared with capabilities: [reasoning]" },
+    output_config: { to: mapped(), note: "effort → reasoning effort / thinkingConfig; format (json_schema) → response_format / text.format / responseJsonSchema" },
     output_format: { to: mapped(), note: "beta spelling of output_config.format" },
-    metadata: { to: mapped(), note: "user_id → user (hashed when longer than 64 characters)" },
+    metadata: { to: only("chat_completions", "responses"), note: "user_id → user (hashed when longer than 64 characters); Gemini has no end-user field" },
     service_tier: { to: dropped(), note: "Anthropic's tiers have other values" },
     container: { to: dropped(), note: "Anthropic's code-execution container" },
     mcp_servers: { to: dropped(), note: "Anthropic's remote MCP connector" },
@@ -92,25 +95,25 @@ export const REQUEST_FIELDS: Record<WireProtocol, Record<string, FieldRule>> = {
   },
   responses: {
     model: { to: mapped(), note: "" },
-    input: { to: mapped(), note: "messages, function_call / function_call_output, reasoning summaries; images and files" },
+    input: { to: mapped(), note: "messages, function_call / function_call_output, reasoning summaries (a Gemini signature in encrypted_content goes back to Gemini); images and files" },
     instructions: { to: mapped(), note: "→ system prompt" },
     stream: { to: mapped(), note: "" },
-    max_output_tokens: { to: mapped(), note: "→ max_tokens" },
+    max_output_tokens: { to: mapped(), note: "→ max_tokens / maxOutputTokens" },
     temperature: { to: mapped(), note: "clamped to 0–1 for Messages" },
     top_p: { to: mapped(), note: "" },
     tools: { to: mapped(), note: "function tools; built-in tools (web_search, file_search, custom, local_shell, mcp, …) are dropped" },
     tool_choice: { to: mapped(), note: "" },
-    parallel_tool_calls: { to: mapped(), note: "" },
-    reasoning: { to: mapped(), note: "effort → reasoning_effort / thinking, for models declared with capabilities: [reasoning]; summary is dropped" },
+    parallel_tool_calls: { to: only("chat_completions", "messages", "responses"), note: "Gemini has no switch for it" },
+    reasoning: { to: mapped(), note: "effort → reasoning_effort / thinking / thinkingConfig, for models declared with capabilities: [reasoning]; summary is dropped" },
     text: {
       to: mapped(),
       refuse: (v, target) => (target === "messages" && asObject(asObject(v).format).type === "json_object" ? "asks for json_object (send a json_schema instead)" : false),
-      note: "format (json_schema) → response_format / output_config.format; verbosity → verbosity (Chat)",
+      note: "format (json_schema) → response_format / output_config.format / responseJsonSchema; verbosity → verbosity (Chat)",
     },
-    user: { to: mapped(), note: "→ user / metadata.user_id" },
-    safety_identifier: { to: { chat_completions: "mapped", messages: "dropped" }, note: "" },
-    prompt_cache_key: { to: { chat_completions: "mapped", messages: "dropped" }, note: "Messages caches by cache_control instead" },
-    service_tier: { to: { chat_completions: "mapped", messages: "dropped" }, note: "" },
+    user: { to: only("chat_completions", "messages"), note: "→ user / metadata.user_id; Gemini has no end-user field" },
+    safety_identifier: { to: only("chat_completions"), note: "" },
+    prompt_cache_key: { to: only("chat_completions"), note: "Messages caches by cache_control instead, Gemini by itself" },
+    service_tier: { to: only("chat_completions"), note: "" },
     metadata: { to: dropped(), note: "stored-response tags" },
     store: { to: dropped(), note: "nothing is stored by a translated request" },
     include: {
@@ -126,6 +129,28 @@ export const REQUEST_FIELDS: Record<WireProtocol, Record<string, FieldRule>> = {
     previous_response_id: { to: dropped(), refuse: (v) => (truthy(v) ? "continues a stored response (send the whole conversation in `input` instead)" : false), note: "refused: it needs the source's stored state" },
     conversation: { to: dropped(), refuse: (v) => (truthy(v) ? "continues a stored conversation (send the whole conversation in `input` instead)" : false), note: "refused: it needs the source's stored state" },
     prompt: { to: dropped(), refuse: (v) => (truthy(v) ? "uses a stored prompt template" : false), note: "refused: a stored prompt template" },
+    models: { to: mapped(), note: "BitRouter's own fallback list; removed before any source" },
+  },
+  generate_content: {
+    contents: { to: mapped(), note: "text, thoughts, inlineData / fileData, functionCall / functionResponse (paired by id, else with the oldest open call of that name); thoughtSignature back to Gemini only" },
+    systemInstruction: { to: mapped(), note: "→ system prompt" },
+    tools: { to: mapped(), note: "functionDeclarations (parametersJsonSchema or parameters); googleSearch, codeExecution, urlContext and other built-in tools are dropped" },
+    toolConfig: { to: mapped(), note: "functionCallingConfig: AUTO / NONE / ANY (one allowed name → that tool)" },
+    generationConfig: {
+      to: mapped(),
+      refuse: (v) => {
+        const config = asObject(v);
+        if (Number(config.candidateCount) > 1) return "asks for several candidates";
+        if (truthy(config.responseLogprobs) || truthy(config.logprobs)) return "asks for log probabilities";
+        if (asArray(config.responseModalities).some((m) => typeof m === "string" && m.toUpperCase() !== "TEXT")) return "asks for an answer that is not text";
+        if (truthy(config.speechConfig)) return "asks for an audio answer";
+        return false;
+      },
+      note: "maxOutputTokens, temperature, topP, topK (Messages), stopSequences (not Responses), seed and penalties (Chat), thinkingConfig, responseMimeType / responseJsonSchema; refused: candidateCount > 1, logprobs, audio or image answers",
+    },
+    safetySettings: { to: dropped(), note: "Gemini's own safety thresholds" },
+    cachedContent: { to: dropped(), refuse: (v) => (truthy(v) ? "uses a context cache stored at Google (send the content instead)" : false), note: "refused: it needs Google's stored cache" },
+    labels: { to: dropped(), note: "billing labels" },
     models: { to: mapped(), note: "BitRouter's own fallback list; removed before any source" },
   },
 };
@@ -179,7 +204,7 @@ function refusal(field: string, why: string, sourceName: string, target: WirePro
   return badRequest(`'${field}' ${why}; ${sourceName} speaks ${target}, which cannot express it. Pin a source that speaks the client's protocol, or leave the field out.`, "unsupported_parameter", field);
 }
 
-const TITLES: Record<WireProtocol, string> = { chat_completions: "Chat Completions", messages: "Messages", responses: "Responses" };
+const TITLES: Record<WireProtocol, string> = { chat_completions: "Chat Completions", messages: "Messages", responses: "Responses", generate_content: "Gemini" };
 
 /** The README's loss table (markdown): one table per client protocol, one row per field. */
 export function lossTable(): string {
@@ -202,6 +227,6 @@ export function lossTable(): string {
 
 /** Whether a rule refuses anything for this target (json_object is refused only for Messages). */
 function refusesFor(rule: FieldRule, target: WireProtocol): boolean {
-  const probes: unknown[] = [true, 2, "x", ["audio"], { type: "json_object" }, { format: { type: "json_object" } }, ["message.output_text.logprobs"], { voice: "x" }];
+  const probes: unknown[] = [true, 2, "x", ["audio"], { type: "json_object" }, { format: { type: "json_object" } }, ["message.output_text.logprobs"], { voice: "x" }, { candidateCount: 2 }];
   return probes.some((p) => rule.refuse!(p, target) !== false);
 }

@@ -86,7 +86,7 @@ export function createAttempt(inbound: InboundRequest, deps: AttemptDeps): Attem
     if (response.status < 200 || response.status >= 300) {
       const body = await response.text(ERROR_BODY_LIMIT).catch(() => "");
       waited();
-      const failure = classifyStatus(response.status, response.headers, deps.maxRetryWaitMs);
+      const failure = classifyStatus(response.status, response.headers, deps.maxRetryWaitMs, body);
       // A plan's own reset time says how long this account is out, when Retry-After does not.
       const resetsAt = plan ? deps.plans?.rejection(candidate, response.status, body) : undefined;
       if (resetsAt !== undefined) {

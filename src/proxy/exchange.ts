@@ -3,7 +3,7 @@
 // protocol on both sides passes bytes through; different ones translate through the IR.
 import { badRequest, BitRouterError, type ErrorType, type UpstreamAnswer } from "../errors.ts";
 import { errorText } from "../protocols/chat-completions/codec.ts";
-import { type ClientContext, DIALECTS, type DecodedJson, isWireProtocol, readAnswer, type WireProtocol } from "../protocols/dialects.ts";
+import { type ClientContext, DIALECTS, type DecodedJson, readAnswer, type WireProtocol } from "../protocols/dialects.ts";
 import { fitRequest, restoreToolNames, restoringDecoder } from "../protocols/constraints.ts";
 import { estimateTokens } from "../protocols/estimate.ts";
 import { auditRequestFields } from "../protocols/fields.ts";
@@ -66,9 +66,6 @@ export function clientContext(inbound: InboundRequest): ClientContext {
 
 export function planExchange(inbound: InboundRequest, candidate: Target): Exchange {
   const target = candidate.protocol;
-  if (!isWireProtocol(target)) {
-    throw new BitRouterError(501, "upstream_error", `${candidate.source.id} speaks ${target}, which this version cannot send yet`, { code: "protocol_unsupported" });
-  }
   const client = DIALECTS[inbound.protocol];
   const source = DIALECTS[target];
   const context = clientContext(inbound);
@@ -95,7 +92,8 @@ export function planExchange(inbound: InboundRequest, candidate: Target): Exchan
     // A Messages client reads input tokens from message_start, before such a source reports any.
     if (inbound.protocol === "messages") context.estimatedInputTokens = () => estimateTokens(irOf(inbound));
   }
-  if (upstreamStream) body.stream = true;
+  // Gemini asks for a stream in the URL (endpointUrl), never in the body.
+  if (upstreamStream && target !== "generate_content") body.stream = true;
   const decoder = () => restoringDecoder(source.streamDecoder(), renamed);
   return {
     url: endpointUrl(candidate.apiBase, target, candidate.upstreamModel, upstreamStream),

@@ -25,6 +25,7 @@ import { inboundAuth } from "./middleware/auth.ts";
 import { type ErrorDialect, internalError, renderError } from "./render-error.ts";
 import { countTokens } from "./routes/count-tokens.ts";
 import { handleInference } from "./routes/inference.ts";
+import { geminiRoutes, isGeminiPath } from "./routes/gemini.ts";
 import { modelsRoutes } from "./routes/models.ts";
 
 export interface AppDeps {
@@ -102,6 +103,7 @@ export function createApp(appDeps: AppDeps): Hono<AppEnv> {
 
   app.get("/health", (c) => c.json({ status: "ok" }));
   app.use("/v1/*", inboundAuth());
+  app.use("/v1beta/*", inboundAuth());
   app.use("/bitrouter/*", inboundAuth());
   // `bitrouter route` over HTTP: the chain a request for ?model= would walk, and why.
   app.get("/bitrouter/route", (c) => {
@@ -133,11 +135,14 @@ export function createApp(appDeps: AppDeps): Hono<AppEnv> {
   });
   app.use("/metrics", inboundAuth());
   app.get("/metrics", async () => new Response(await metrics.text(), { headers: { "content-type": metrics.contentType } }));
+  // Gemini first: on /v1 it answers only Google's clients and passes the rest on.
+  app.route("/v1", geminiRoutes(deps));
   app.route("/v1", modelsRoutes());
   app.post("/v1/chat/completions", (c) => handleInference(c, deps, "chat_completions"));
   app.post("/v1/messages", (c) => handleInference(c, deps, "messages"));
   app.post("/v1/messages/count_tokens", (c) => countTokens(c, deps));
   app.post("/v1/responses", (c) => handleInference(c, deps, "responses"));
+  app.route("/v1beta", geminiRoutes(deps));
 
   app.notFound((c) => {
     const error = new BitRouterError(404, "not_found_error", `no route ${c.req.method} ${c.req.path}`, { code: "route_not_found" });
@@ -173,6 +178,7 @@ async function summarizeHere(path: string, query: UsageQuery): Promise<SummaryRe
 }
 
 export function dialectFor(path: string): ErrorDialect {
+  if (isGeminiPath(path)) return "google";
   return path.startsWith("/v1/messages") ? "anthropic" : "openai";
 }
 

@@ -2,9 +2,10 @@
 // stream are frames, produced by each protocol's relay.)
 import { BitRouterError } from "../errors.ts";
 import { openAIErrorBody } from "../protocols/chat-completions/errors.ts";
+import { geminiErrorBody } from "../protocols/gemini/errors.ts";
 import { passedResponseHeaders } from "../upstream/headers.ts";
 
-export type ErrorDialect = "openai" | "anthropic";
+export type ErrorDialect = "openai" | "anthropic" | "google";
 
 export function renderError(error: BitRouterError, dialect: ErrorDialect, requestId?: string): Response {
   const headers = new Headers({ "content-type": "application/json", ...error.headers });
@@ -15,7 +16,7 @@ export function renderError(error: BitRouterError, dialect: ErrorDialect, reques
     passedResponseHeaders(error.upstream.headers, headers);
     return new Response(error.upstream.body, { status: error.upstream.status, headers });
   }
-  const body = dialect === "anthropic" ? anthropicErrorBody(error) : openAIErrorBody(error);
+  const body = dialect === "anthropic" ? anthropicErrorBody(error) : dialect === "google" ? geminiErrorBody(error) : openAIErrorBody(error);
   return new Response(JSON.stringify(body), { status: error.status, headers });
 }
 

@@ -12,6 +12,8 @@ export interface CatalogEntry {
   apiBase: string;
   /** Wire protocols the source speaks, preferred first. */
   protocols: Protocol[];
+  /** Where a protocol the source also speaks lives when not at `apiBase` (chosen by a declared `api_protocol`). */
+  protocolBases?: Partial<Record<Protocol, string>>;
   /** How the source authenticates: an API key from `keyEnv`, an OAuth login, or nothing. */
   credential: "api_key" | "oauth" | "none";
   /** Environment variable holding the key (optional for self-hosted servers). */
@@ -46,8 +48,12 @@ export const CATALOG: readonly CatalogEntry[] = [
   api("openai", "OpenAI", "https://api.openai.com/v1", "OPENAI_API_KEY", ["gpt-5", "gpt-5-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4o", "gpt-4o-mini", "o3", "o4-mini"], ["chat_completions", "responses"]),
   api("anthropic", "Anthropic", "https://api.anthropic.com/v1", "ANTHROPIC_API_KEY", ["claude-opus-4-1", "claude-sonnet-4-5", "claude-haiku-4-5", "claude-sonnet-4-0"], ["messages"]),
   api("openrouter", "OpenRouter", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"),
-  // Gemini through Google's OpenAI-compatible endpoint.
-  api("google", "Google Gemini", "https://generativelanguage.googleapis.com/v1beta/openai", "GEMINI_API_KEY", ["gemini-2.5-pro", "gemini-2.5-flash"]),
+  // Gemini's native API (thought signatures, thinking budgets, its own usage buckets); its
+  // OpenAI-compatible endpoint is used when `api_protocol: chat_completions` is declared.
+  {
+    ...api("google", "Google Gemini", "https://generativelanguage.googleapis.com/v1beta", "GEMINI_API_KEY", ["gemini-2.5-pro", "gemini-2.5-flash"], ["generate_content"]),
+    protocolBases: { chat_completions: "https://generativelanguage.googleapis.com/v1beta/openai" },
+  },
   api("groq", "Groq", "https://api.groq.com/openai/v1", "GROQ_API_KEY", ["llama-3.3-70b-versatile", "llama-3.1-8b-instant"]),
   api("deepseek", "DeepSeek", "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY", ["deepseek-chat", "deepseek-reasoner"]),
   api("mistral", "Mistral", "https://api.mistral.ai/v1", "MISTRAL_API_KEY", ["mistral-large-latest", "codestral-latest"]),

@@ -22,7 +22,8 @@ async function discoverSource(source: Source, timeoutMs: number, deps: Discovery
   const protocol = source.protocolRules[0]?.protocols[0] ?? "chat_completions";
   try {
     const response = await deps.upstream.send({
-      url: `${source.apiBase}/models`,
+      // Gemini pages its list (50 by default); one page of its maximum holds them all.
+      url: protocol === "generate_content" ? `${source.apiBase}/models?pageSize=1000` : `${source.apiBase}/models`,
       method: "GET",
       headers: upstreamRequestHeaders({ apiKey: source.apiKey, protocol, inbound: new Headers(), requestId: "discovery", stream: false }),
       timeouts: { connectMs: Math.min(timeoutMs, source.timeouts.connectMs), readMs: timeoutMs, totalMs: timeoutMs },
@@ -41,9 +42,14 @@ async function discoverSource(source: Source, timeoutMs: number, deps: Discovery
   }
 }
 
-/** OpenAI-style `{"data":[{"id":…}]}`, with the context length where the server reports one. */
+/**
+ * OpenAI-style `{"data":[{"id":…}]}`, with the context length where the server reports one; or
+ * Gemini's `{"models":[{"name":"models/…","supportedGenerationMethods":[…],"inputTokenLimit"}]}`,
+ * keeping the models that generate content.
+ */
 export function readModelList(answer: unknown): SourceModel[] {
-  const parsed = (answer ?? {}) as { data?: unknown };
+  const parsed = (answer ?? {}) as { data?: unknown; models?: unknown };
+  if (!Array.isArray(parsed.data) && Array.isArray(parsed.models)) return readGeminiModels(parsed.models as Record<string, unknown>[]);
   if (!Array.isArray(parsed.data)) throw new Error("answer has no data list");
   const models: SourceModel[] = [];
   for (const item of parsed.data as Record<string, unknown>[]) {
@@ -51,6 +57,20 @@ export function readModelList(answer: unknown): SourceModel[] {
     const meta = (item.meta ?? {}) as Record<string, unknown>;
     const contextLength = [item.context_length, item.max_model_len, item.context_window, meta.n_ctx_train].find((v): v is number => typeof v === "number" && v > 0);
     models.push({ id: item.id, upstreamId: item.id, ...(contextLength ? { contextLength } : {}) });
+  }
+  return models;
+}
+
+function readGeminiModels(list: Record<string, unknown>[]): SourceModel[] {
+  const models: SourceModel[] = [];
+  for (const item of list) {
+    if (typeof item?.name !== "string") continue;
+    const methods = item.supportedGenerationMethods;
+    if (Array.isArray(methods) && !methods.includes("generateContent")) continue;
+    const id = item.name.replace(/^models\//, "");
+    if (id === "") continue;
+    const contextLength = typeof item.inputTokenLimit === "number" && item.inputTokenLimit > 0 ? item.inputTokenLimit : undefined;
+    models.push({ id, upstreamId: id, ...(contextLength ? { contextLength } : {}) });
   }
   return models;
 }

@@ -245,7 +245,8 @@ function buildSource(
   // A variable unset inside one account disables that account only; anywhere else, the provider.
   const mine = allUnset.filter((u) => u.path[0] === "providers" && u.path[1] === id);
   const unset = mine.filter((u) => u.path[2] !== "accounts").map((u) => u.name);
-  const apiBase = trimSlash(block?.api_base || entry?.apiBase || "");
+  const declaredProtocol = block?.api_protocol?.[0]?.protocols[0];
+  const apiBase = trimSlash(block?.api_base || (declaredProtocol && entry?.protocolBases?.[declaredProtocol]) || entry?.apiBase || "");
   const kind: SourceKind = block?.kind ?? entry?.kind ?? (isPrivateHost(apiBase) ? "self-hosted" : "api");
   const keyEnv = entry?.keyEnv ?? defaultKeyEnv(id);
   const keyFromConfig = block?.api_key;
@@ -347,9 +348,16 @@ function resolveTimeouts(global: TimeoutsConfig | undefined, own: TimeoutsConfig
   };
 }
 
-/** Host inference of the original: anthropic.com speaks Messages; everything else Chat Completions. */
+/**
+ * Host inference of the original: anthropic.com speaks Messages; everything else Chat
+ * Completions. Added here: Google's Gemini API host speaks generate_content (but its /openai
+ * path speaks Chat).
+ */
 export function inferProtocol(apiBase: string): Protocol {
-  return apiBase.toLowerCase().includes("anthropic.com") ? "messages" : "chat_completions";
+  const base = apiBase.toLowerCase();
+  if (base.includes("anthropic.com")) return "messages";
+  if (base.includes("generativelanguage.googleapis.com") && !base.includes("/openai")) return "generate_content";
+  return "chat_completions";
 }
 
 /**

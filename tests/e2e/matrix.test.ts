@@ -3,18 +3,21 @@
 // responses.stream().finalResponse() (status must be "completed"), @anthropic-ai/sdk
 // messages.stream().finalMessage(), and the Vercel AI SDK's streamText with no error parts.
 // Streaming and not, plain text and parallel tool calls: exact text, tool arguments, stop
-// reason and usage.
+// reason and usage. Gemini clients: @google/genai's generateContent / generateContentStream
+// (which throws on an error chunk) and the AI SDK's Google provider.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createAnthropic } from "@ai-sdk/anthropic";
 import { createOpenAI } from "@ai-sdk/openai";
+import { createGoogleGenerativeAI } from "@ai-sdk/google";
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
+import { FinishReason, GoogleGenAI } from "@google/genai";
 import Anthropic from "@anthropic-ai/sdk";
 import { type LanguageModel, jsonSchema, streamText, tool } from "ai";
 import OpenAI from "openai";
 import { type RunningBitRouter, startBitRouter } from "../support/bitrouter.ts";
 import { type FakeUpstream, startFakeUpstream } from "../support/fake-upstream.ts";
 
-const SOURCES = { chatsrc: "chat_completions", msgsrc: "messages", respsrc: "responses" } as const;
+const SOURCES = { chatsrc: "chat_completions", msgsrc: "messages", respsrc: "responses", gemsrc: "generate_content" } as const;
 type SourceId = keyof typeof SOURCES;
 const fakes = {} as Record<SourceId, FakeUpstream>;
 let bitrouter: RunningBitRouter;
@@ -43,7 +46,7 @@ const WEATHER_TOOLS = {
   get_time: { description: "Time in a zone", parameters: { type: "object", properties: { tz: { type: "string" } }, required: ["tz"] } },
 } as const;
 
-type ClientKind = "openai-chat" | "openai-responses" | "anthropic" | "ai-chat" | "ai-responses" | "ai-anthropic";
+type ClientKind = "openai-chat" | "openai-responses" | "anthropic" | "genai" | "ai-chat" | "ai-responses" | "ai-anthropic" | "ai-google";
 
 async function ask(client: ClientKind, model: string, prompt: string, stream: boolean, tools: boolean): Promise<Outcome> {
   const url = bitrouter.url;
@@ -100,13 +103,37 @@ async function ask(client: ClientKind, model: string, prompt: string, stream: bo
         usage: { input: message.usage.input_tokens, output: message.usage.output_tokens },
       };
     }
+    case "genai": {
+      const genai = new GoogleGenAI({ apiKey: "client-key", httpOptions: { baseUrl: url } });
+      const request = {
+        model,
+        contents: prompt,
+        config: tools ? { tools: [{ functionDeclarations: Object.entries(WEATHER_TOOLS).map(([name, t]) => ({ name, description: t.description, parametersJsonSchema: t.parameters })) }] } : {},
+      };
+      let text = "";
+      const toolCalls: { name: string; args: unknown }[] = [];
+      let finish: string | undefined;
+      let usage = { input: -1, output: -1 };
+      const take = (chunk: Awaited<ReturnType<typeof genai.models.generateContent>>) => {
+        text += chunk.text ?? "";
+        for (const call of chunk.functionCalls ?? []) toolCalls.push({ name: call.name ?? "?", args: call.args });
+        finish = chunk.candidates?.[0]?.finishReason ?? finish;
+        if (chunk.usageMetadata) usage = { input: chunk.usageMetadata.promptTokenCount ?? -1, output: (chunk.usageMetadata.candidatesTokenCount ?? 0) + (chunk.usageMetadata.thoughtsTokenCount ?? 0) };
+      };
+      if (stream) for await (const chunk of await genai.models.generateContentStream(request)) take(chunk);
+      else take(await genai.models.generateContent(request));
+      // Gemini has no tool-call stop: a STOP with calls is one.
+      return { text, toolCalls, finish: finish === FinishReason.STOP ? (toolCalls.length > 0 ? "tool_calls" : "stop") : finish === FinishReason.MAX_TOKENS ? "length" : "other", usage };
+    }
     default: {
       const languageModel: LanguageModel =
         client === "ai-chat"
           ? createOpenAICompatible({ name: "bitrouter", baseURL: `${url}/v1`, apiKey: "client-key", includeUsage: true }).chatModel(model)
           : client === "ai-responses"
             ? createOpenAI({ baseURL: `${url}/v1`, apiKey: "client-key" }).responses(model)
-            : createAnthropic({ baseURL: `${url}/v1`, apiKey: "client-key" })(model);
+            : client === "ai-google"
+              ? createGoogleGenerativeAI({ baseURL: `${url}/v1beta`, apiKey: "client-key" })(model)
+              : createAnthropic({ baseURL: `${url}/v1`, apiKey: "client-key" })(model);
       const result = streamText({
         model: languageModel,
         prompt,
@@ -135,8 +162,8 @@ async function ask(client: ClientKind, model: string, prompt: string, stream: bo
   }
 }
 
-const CLIENTS: ClientKind[] = ["openai-chat", "openai-responses", "anthropic", "ai-chat", "ai-responses", "ai-anthropic"];
-const STREAMING_ONLY: ClientKind[] = ["ai-chat", "ai-responses", "ai-anthropic"];
+const CLIENTS: ClientKind[] = ["openai-chat", "openai-responses", "anthropic", "genai", "ai-chat", "ai-responses", "ai-anthropic", "ai-google"];
+const STREAMING_ONLY: ClientKind[] = ["ai-chat", "ai-responses", "ai-anthropic", "ai-google"];
 
 for (const client of CLIENTS) {
   describe(client, () => {
@@ -146,7 +173,9 @@ for (const client of CLIENTS) {
         test(`${source} (${SOURCES[source]}), ${mode}: text, stop reason, usage`, async () => {
           const outcome = await ask(client, `${source}:m`, "Say hello", stream, false);
           expect(outcome).toEqual({ text: `Hello from ${source}.`, toolCalls: [], finish: "stop", usage: { input: 11, output: 7 } });
-          expect(fakes[source].journal.at(-1)?.path).toBe({ chat_completions: "/v1/chat/completions", messages: "/v1/messages", responses: "/v1/responses" }[SOURCES[source]]);
+          expect(fakes[source].journal.at(-1)?.path).toBe(
+            { chat_completions: "/v1/chat/completions", messages: "/v1/messages", responses: "/v1/responses", generate_content: `/v1/models/m:${stream ? "streamGenerateContent" : "generateContent"}` }[SOURCES[source]],
+          );
         });
         test(`${source} (${SOURCES[source]}), ${mode}: parallel tool calls`, async () => {
           const outcome = await ask(client, `${source}:m`, "Weather and time in Paris? #fake:tools", stream, true);

@@ -1,9 +1,11 @@
 // What the fake sources say, in each wire protocol, written from the field-level facts of
 // ../shared/reference/client-compat.md §2: Chat chunks with a role chunk, finish chunk, usage
 // chunk and [DONE]; Messages events with `event:` lines, ping, message_delta usage and
-// message_stop; Responses events with sequence numbers and a terminal response.completed.
+// message_stop; Responses events with sequence numbers and a terminal response.completed;
+// Gemini chunks, each a whole GenerateContentResponse on a CRLF-framed `data:` line, with
+// cumulative usageMetadata and the finishReason on the last (client-compat.md §2.4).
 
-export type Wire = "chat" | "messages" | "responses";
+export type Wire = "chat" | "messages" | "responses" | "gemini";
 
 /** What the answer says, whatever the protocol. */
 export interface Script {
@@ -273,8 +275,68 @@ export function responsesJson(script: Script, options: { id: string; model: stri
   return responseObject(options, script.stop === "length" ? "incomplete" : "completed", responsesItems(script, options.id.replace(/^resp_/, "")), responsesUsage(script));
 }
 
+// ── Google Gemini ───────────────────────────────────────────────────────────────────────
+
+const FINISH_REASON = { stop: "STOP", tool_calls: "STOP", length: "MAX_TOKENS", refusal: "SAFETY" };
+
+function geminiUsage(script: Script) {
+  const thoughts = script.usage.reasoning ?? 0;
+  return {
+    promptTokenCount: script.usage.input,
+    candidatesTokenCount: script.usage.output - thoughts,
+    totalTokenCount: script.usage.input + script.usage.output,
+    ...(script.usage.cacheRead ? { cachedContentTokenCount: script.usage.cacheRead } : {}),
+    ...(thoughts ? { thoughtsTokenCount: thoughts } : {}),
+  };
+}
+
+/**
+ * The parts of a Gemini answer: thoughts, then text whose first part carries the thinking's
+ * signature, then whole function calls (no ids, as the Gemini API sends them) with
+ * `callSignature` on the first, as Gemini 3 does.
+ */
+function geminiParts(script: Script, callSignature: string): Record<string, unknown>[][] {
+  const chunks: Record<string, unknown>[][] = [];
+  for (const r of script.reasoning ?? []) chunks.push([{ text: r, thought: true }]);
+  script.text.forEach((t, i) => chunks.push([{ text: t, ...(i === 0 && script.signature ? { thoughtSignature: script.signature } : {}) }]));
+  if (script.refusal) chunks.push([{ text: script.refusal }]);
+  script.toolCalls?.forEach((call, i) => chunks.push([{ functionCall: { name: call.name, args: JSON.parse(call.args.join("")) }, ...(i === 0 ? { thoughtSignature: callSignature } : {}) }]));
+  return chunks;
+}
+
+export function geminiStream(script: Script, options: { id: string; model: string; callSignature?: string }): Rendered {
+  const frame = (body: object) => `data: ${JSON.stringify(body)}\r\n\r\n`;
+  const base = { modelVersion: options.model, responseId: options.id };
+  const running = { promptTokenCount: script.usage.input, totalTokenCount: script.usage.input };
+  const content = geminiParts(script, options.callSignature ?? "sig-call-1").map((parts) => frame({ candidates: [{ content: { parts, role: "model" }, index: 0 }], usageMetadata: running, ...base }));
+  const tail = [frame({ candidates: [{ content: { parts: [{ text: "" }], role: "model" }, finishReason: FINISH_REASON[script.stop], index: 0 }], usageMetadata: geminiUsage(script), ...base })];
+  return {
+    head: [],
+    content,
+    tail,
+    inBandError: frame({ error: { code: 500, message: "the GPU fell over", status: "INTERNAL" } }),
+    malformed: 'data: {"candidates":[{"content":{"parts":[{"text":"oo\r\n\r\n',
+    oddShape: frame({ candidates: [null] }),
+  };
+}
+
+export function geminiJson(script: Script, options: { id: string; model: string; callSignature?: string }): object {
+  return {
+    candidates: [{ content: { parts: geminiParts(script, options.callSignature ?? "sig-call-1").flat(), role: "model" }, finishReason: FINISH_REASON[script.stop], index: 0 }],
+    usageMetadata: geminiUsage(script),
+    modelVersion: options.model,
+    responseId: options.id,
+  };
+}
+
 /** Each protocol's error body for an HTTP status. */
 export function errorBody(wire: Wire, status: number): object {
+  if (wire === "gemini") {
+    const name = status === 429 ? "RESOURCE_EXHAUSTED" : status === 503 ? "UNAVAILABLE" : status >= 500 ? "INTERNAL" : status === 401 ? "UNAUTHENTICATED" : status === 403 ? "PERMISSION_DENIED" : "INVALID_ARGUMENT";
+    // A 429 says when to come back in a RetryInfo detail, as Gemini does (google-429-retry-info.json).
+    const details = status === 429 ? { details: [{ "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: "34.4s" }] } : {};
+    return { error: { code: status, message: `fake upstream says ${status}`, status: name, ...details } };
+  }
   if (wire === "messages") {
     const type = status === 529 ? "overloaded_error" : status === 429 ? "rate_limit_error" : status >= 500 ? "api_error" : status === 401 ? "authentication_error" : "invalid_request_error";
     return { type: "error", error: { type, message: `fake upstream says ${status}` }, request_id: "req_fake" };

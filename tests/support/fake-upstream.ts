@@ -6,7 +6,7 @@
 // A scenario is chosen per request: a marker `#fake:<scenario>` in the last user message wins,
 // then the next queued scenario (`fake.queue`), then `fake.mode` (default "ok").
 import type { Socket, TCPSocketListener } from "bun";
-import { chatJson, chatStream, errorBody, messagesJson, messagesStream, responsesJson, responsesStream, scriptFor, type Wire } from "./fake-protocols.ts";
+import { chatJson, chatStream, errorBody, geminiJson, geminiStream, messagesJson, messagesStream, responsesJson, responsesStream, scriptFor, type Wire } from "./fake-protocols.ts";
 
 export interface JournalEntry {
   method: string;
@@ -54,6 +54,12 @@ export interface FakeUpstream {
    * written as it is, in its own chunk) or a JSON body. For replaying what a real source sent.
    */
   script: ScriptedAnswer | undefined;
+  /**
+   * Gemini: the thought signatures this fake issued on function calls. A request whose model
+   * turn holds a function call without one of them (or Google's documented stand-in,
+   * `skip_thought_signature_validator`) is refused with a 400, as Gemini 3 does.
+   */
+  issuedSignatures: Set<string>;
   /** Headers added to every inference answer (plan windows, rate limits), chosen per request. */
   answerHeaders: ((request: JournalEntry) => Record<string, string>) | undefined;
   requests(path?: string): JournalEntry[];
@@ -105,6 +111,7 @@ export async function startFakeUpstream(name = "fake", options: { port?: number 
     countTokens: 42,
     rejectToken: undefined,
     script: undefined,
+    issuedSignatures: new Set(),
     answerHeaders: undefined,
     requests(path) {
       return path ? this.journal.filter((j) => j.path === path) : this.journal;
@@ -249,7 +256,7 @@ function scenarioFor(fake: FakeUpstream, json: Record<string, unknown> | undefin
 }
 
 function lastUserText(json: Record<string, unknown> | undefined): string {
-  const messages = (json?.messages ?? json?.input) as unknown;
+  const messages = (json?.messages ?? json?.input ?? geminiTurns(json?.contents)) as unknown;
   if (typeof messages === "string") return messages;
   if (!Array.isArray(messages)) return "";
   for (let i = messages.length - 1; i >= 0; i--) {
@@ -259,6 +266,27 @@ function lastUserText(json: Record<string, unknown> | undefined): string {
     if (Array.isArray(m.content)) return m.content.map((p: { text?: string }) => p?.text ?? "").join(" ");
   }
   return "";
+}
+
+/** Gemini contents as `{role, content}` turns, so the scenario marker is found the same way. */
+function geminiTurns(contents: unknown): unknown {
+  if (!Array.isArray(contents)) return undefined;
+  return contents.map((c: { role?: string; parts?: { text?: string }[] }) => ({ role: c?.role === "model" ? "assistant" : "user", content: (c?.parts ?? []).map((p) => ({ text: p?.text ?? "" })) }));
+}
+
+/** The first function call of a model turn that lacks a signature this fake issued, if any. */
+function unsignedCall(fake: FakeUpstream, json: Record<string, unknown> | undefined): string | undefined {
+  const contents = (json?.contents ?? []) as { role?: string; parts?: Record<string, unknown>[] }[];
+  for (const [index, content] of contents.entries()) {
+    if (content?.role !== "model") continue;
+    const first = (content.parts ?? []).find((p) => p.functionCall !== undefined);
+    if (!first) continue;
+    const signature = first.thoughtSignature;
+    if (typeof signature !== "string" || (!fake.issuedSignatures.has(signature) && signature !== "skip_thought_signature_validator")) {
+      return `Function call is missing a thought_signature in functionCall parts. This is required for tools to work correctly, and missing thought_signature may lead to degraded model performance. Additional data, function call \`default_api:${(first.functionCall as { name?: string }).name}\` , position ${index + 1}. Please refer to https://ai.google.dev/gemini-api/docs/thought-signatures for more details.`;
+    }
+  }
+  return undefined;
 }
 
 function rejectUnauthorized(state: ConnState): boolean {
@@ -277,11 +305,21 @@ async function answer(fake: FakeUpstream, state: ConnState, method: string, path
     sendJson(state, 200, { capabilities: ["completion", "tools"], model_info: { "general.architecture": "llama", "llama.context_length": 131072 }, details: { family: "llama" } });
     return true;
   }
+  if (method === "GET" && /\/models$/.test(path) && fake.name.includes("gemini")) {
+    sendJson(state, 200, { models: fake.models.map((id) => ({ name: `models/${id}`, displayName: id, inputTokenLimit: 1048576, supportedGenerationMethods: ["generateContent", "countTokens"] })) });
+    return true;
+  }
   if (method === "GET" && path.endsWith("/models")) {
     sendJson(state, 200, { object: "list", data: fake.models.map((id) => ({ id, object: "model", created: 1700000000, owned_by: fake.name })) });
     return true;
   }
-  const wire: Wire | undefined = path.endsWith("/chat/completions") ? "chat" : path.endsWith("/messages") ? "messages" : path.endsWith("/responses") ? "responses" : undefined;
+  // Gemini: POST …/models/{model}:generateContent | :streamGenerateContent?alt=sse.
+  const gemini = /\/models\/(.+):(generateContent|streamGenerateContent|countTokens)$/.exec(path);
+  if (method === "POST" && gemini?.[2] === "countTokens") {
+    sendJson(state, 200, { totalTokens: fake.countTokens });
+    return true;
+  }
+  const wire: Wire | undefined = gemini ? "gemini" : path.endsWith("/chat/completions") ? "chat" : path.endsWith("/messages") ? "messages" : path.endsWith("/responses") ? "responses" : undefined;
   if (method === "POST" && path.endsWith("/messages/count_tokens")) {
     sendJson(state, 200, { input_tokens: fake.countTokens });
     return true;
@@ -295,7 +333,7 @@ async function answer(fake: FakeUpstream, state: ConnState, method: string, path
   if (fake.script) {
     const { status = 200, frames, json: body } = fake.script;
     const headers = { ...added, ...(fake.script.headers ?? {}) };
-    if (frames && json?.stream === true) {
+    if (frames && (json?.stream === true || path.endsWith(":streamGenerateContent"))) {
       write(state, head(status, { "content-type": "text/event-stream", "transfer-encoding": "chunked", ...headers }));
       for (const f of frames) chunk(state, f);
       endChunked(state);
@@ -305,10 +343,17 @@ async function answer(fake: FakeUpstream, state: ConnState, method: string, path
     return true;
   }
 
+  if (wire === "gemini") {
+    const refusal = unsignedCall(fake, json);
+    if (refusal) {
+      sendJson(state, 400, { error: { code: 400, message: refusal, status: "INVALID_ARGUMENT" } });
+      return true;
+    }
+  }
   const scenario = scenarioFor(fake, json);
   const [kind = "ok", arg, extra] = scenario.split(":");
-  const stream = json?.stream === true;
-  const model = String(json?.model ?? "unknown");
+  const stream = gemini ? gemini[2] === "streamGenerateContent" : json?.stream === true;
+  const model = gemini ? decodeURIComponent(gemini[1]!) : String(json?.model ?? "unknown");
 
   switch (kind) {
     case "status": {
@@ -331,11 +376,14 @@ async function answer(fake: FakeUpstream, state: ConnState, method: string, path
 
   const script = scriptFor(kind, fake.textChunks, fake.usage, fake.cacheRead, { cacheWrite: fake.cacheWrite, reasoning: fake.reasoningTokens });
   const n = fake.journal.length;
-  const ids = { chat: `chatcmpl-${fake.name}-${n}`, messages: `msg_${fake.name}_${n}`, responses: `resp_${fake.name}_${n}` };
-  const options = { id: ids[wire], model };
+  const ids = { chat: `chatcmpl-${fake.name}-${n}`, messages: `msg_${fake.name}_${n}`, responses: `resp_${fake.name}_${n}`, gemini: `${fake.name}-${n}` };
+  // Each Gemini answer signs its calls with a signature of its own, which the next turn must bring back.
+  const callSignature = `Cs${Buffer.from(`${fake.name}:${n}`).toString("base64")}`;
+  if (wire === "gemini") fake.issuedSignatures.add(callSignature);
+  const options = { id: ids[wire], model, callSignature };
 
   if (!stream || kind === "json-for-stream") {
-    const body = wire === "chat" ? chatJson(script, options) : wire === "messages" ? messagesJson(script, options) : responsesJson(script, options);
+    const body = wire === "chat" ? chatJson(script, options) : wire === "messages" ? messagesJson(script, options) : wire === "gemini" ? geminiJson(script, options) : responsesJson(script, options);
     if (kind === "gzip") {
       // Compressed, as many real sources answer: BitRouter's fetch decodes it, so the
       // content-encoding and content-length must not reach the client.
@@ -349,7 +397,7 @@ async function answer(fake: FakeUpstream, state: ConnState, method: string, path
   }
 
   const includeUsage = (json?.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
-  const r = wire === "chat" ? chatStream(script, { ...options, includeUsage }) : wire === "messages" ? messagesStream(script, options) : responsesStream(script, options);
+  const r = wire === "chat" ? chatStream(script, { ...options, includeUsage }) : wire === "messages" ? messagesStream(script, options) : wire === "gemini" ? geminiStream(script, options) : responsesStream(script, options);
   write(state, head(200, { "content-type": "text/event-stream", "transfer-encoding": "chunked", "cache-control": "no-cache", ...added }));
   const count = Number(arg ?? 1);
   const send = (frames: string[]) => {

@@ -12,7 +12,7 @@ import { type ClientContext, DIALECTS, type WireProtocol } from "../../src/proto
 import { auditRequestFields } from "../../src/protocols/fields.ts";
 import type { Json } from "../../src/protocols/json.ts";
 import { translatingRelay } from "../../src/protocols/translate.ts";
-import { chatJson, chatStream, messagesJson, messagesStream, type Rendered, responsesJson, responsesStream, type Script, scriptFor } from "../support/fake-protocols.ts";
+import { chatJson, chatStream, geminiJson, geminiStream, messagesJson, messagesStream, type Rendered, responsesJson, responsesStream, type Script, scriptFor } from "../support/fake-protocols.ts";
 
 const GOLDEN = join(import.meta.dir, "golden");
 const UPDATE = process.env.UPDATE_GOLDEN === "1";
@@ -28,8 +28,8 @@ function golden(name: string, actual: string): void {
   expect(actual).toBe(readFileSync(path, "utf8"));
 }
 
-const PROTOCOLS: WireProtocol[] = ["chat_completions", "messages", "responses"];
-const SHORT: Record<WireProtocol, string> = { chat_completions: "chat", messages: "messages", responses: "responses" };
+const PROTOCOLS: WireProtocol[] = ["chat_completions", "messages", "responses", "generate_content"];
+const SHORT: Record<WireProtocol, string> = { chat_completions: "chat", messages: "messages", responses: "responses", generate_content: "gemini" };
 const CONTEXT: ClientContext = { requestId: "req-1", model: "smart", created: 1700000000, includeUsage: true };
 const USAGE = { prompt_tokens: 11, completion_tokens: 7 };
 const TEXT = ["Hello", " from ", "source", "."];
@@ -38,6 +38,7 @@ function render(protocol: WireProtocol, script: Script): Rendered {
   const options = { id: "src-1", model: "upstream-model" };
   if (protocol === "chat_completions") return chatStream(script, { ...options, includeUsage: true });
   if (protocol === "messages") return messagesStream(script, options);
+  if (protocol === "generate_content") return geminiStream(script, options);
   return responsesStream(script, options);
 }
 
@@ -108,7 +109,7 @@ describe("stream decoders read what the protocol says", () => {
 
 describe("whole answers, every direction", () => {
   const json = (protocol: WireProtocol, script: Script): Json =>
-    (protocol === "chat_completions" ? chatJson : protocol === "messages" ? messagesJson : responsesJson)(script, { id: "src-1", model: "upstream-model" }) as Json;
+    (protocol === "chat_completions" ? chatJson : protocol === "messages" ? messagesJson : protocol === "generate_content" ? geminiJson : responsesJson)(script, { id: "src-1", model: "upstream-model" }) as Json;
   for (const from of PROTOCOLS) {
     for (const to of PROTOCOLS) {
       if (from === to) continue;
@@ -125,7 +126,8 @@ describe("whole answers, every direction", () => {
 // Requests as real clients send them: Claude Code (system blocks with cache_control, a
 // mid-conversation system turn, tool_result with is_error, signed thinking), an OpenAI Chat
 // client (system prompt, image, parallel tool calls and their results), Codex (developer input,
-// function_call and function_call_output items).
+// function_call and function_call_output items), gemini-cli (systemInstruction, a signed
+// function call without an id and its functionResponse, thinking budget, snake_case from curl).
 const REQUESTS: Record<WireProtocol, Json> = {
   messages: {
     model: "claude-sonnet-4-5",
@@ -199,7 +201,20 @@ const REQUESTS: Record<WireProtocol, Json> = {
     store: false,
     stream: true,
   },
+  generate_content: {
+    systemInstruction: { parts: [{ text: "You are gemini-cli." }] },
+    contents: [
+      { role: "user", parts: [{ text: "Read the README." }] },
+      { role: "model", parts: [{ text: "Reading it.", thought: true }, { functionCall: { name: "read_file", args: { absolute_path: "/w/README.md" } }, thoughtSignature: "CiQBsig" }] },
+      { role: "user", parts: [{ functionResponse: { name: "read_file", response: { output: "# Hello" } } }] },
+      { role: "user", parts: [{ text: "" }, { inline_data: { mime_type: "image/png", data: "iVBORw0KGgo=" } }] },
+    ],
+    tools: [{ functionDeclarations: [{ name: "read_file", description: "Read a file", parametersJsonSchema: { type: "object", properties: { absolute_path: { type: "string" } }, required: ["absolute_path"] } }] }],
+    toolConfig: { functionCallingConfig: { mode: "AUTO" } },
+    generationConfig: { temperature: 0, topP: 1, topK: 40, maxOutputTokens: 1000, stopSequences: ["END"], thinkingConfig: { thinkingBudget: 4096, includeThoughts: true } },
+  },
 };
+
 
 describe("requests, every direction", () => {
   for (const from of PROTOCOLS) {

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { auditRequestFields, lossTable, REQUEST_FIELDS } from "../../src/protocols/fields.ts";
 import type { Json } from "../../src/protocols/json.ts";
 
-const PROTOCOLS: WireProtocol[] = ["chat_completions", "messages", "responses"];
+const PROTOCOLS: WireProtocol[] = ["chat_completions", "messages", "responses", "generate_content"];
 const TOOL_SCHEMA = { type: "object", properties: { q: { type: "string" } } };
 
 /** The smallest request of each protocol, with one tool so tool fields have something to act on. */
@@ -20,6 +20,7 @@ const BASE: Record<WireProtocol, Json> = {
   chat_completions: { model: "m", messages: [{ role: "user", content: "hi" }], tools: [{ type: "function", function: { name: "f", parameters: TOOL_SCHEMA } }] },
   messages: { model: "m", max_tokens: 100, messages: [{ role: "user", content: "hi" }], tools: [{ name: "f", input_schema: TOOL_SCHEMA }] },
   responses: { model: "m", input: "hi", tools: [{ type: "function", name: "f", parameters: TOOL_SCHEMA }] },
+  generate_content: { contents: [{ role: "user", parts: [{ text: "hi" }] }], tools: [{ functionDeclarations: [{ name: "f", parametersJsonSchema: TOOL_SCHEMA }] }] },
 };
 
 /** Fields BitRouter itself acts on (routing, stream mode, the fallback list): not the codec's. */
@@ -118,6 +119,17 @@ const SAMPLES: Record<WireProtocol, Record<string, { value: unknown; refused?: u
     previous_response_id: { value: null, refused: "resp_1" },
     conversation: { value: null, refused: "conv_1" },
     prompt: { value: null, refused: { id: "pmpt_1" } },
+    models: { value: ["a", "b"] },
+  },
+  generate_content: {
+    contents: { value: [{ role: "user", parts: [{ text: "hi there" }] }] },
+    systemInstruction: { value: { parts: [{ text: "be brief" }] } },
+    tools: { value: [{ functionDeclarations: [{ name: "g", parametersJsonSchema: TOOL_SCHEMA }] }] },
+    toolConfig: { value: { functionCallingConfig: { mode: "ANY" } } },
+    generationConfig: { value: { temperature: 0.3, maxOutputTokens: 77 }, refused: { candidateCount: 3 } },
+    safetySettings: { value: [{ category: "HARM_CATEGORY_HARASSMENT", threshold: "BLOCK_NONE" }] },
+    cachedContent: { value: null, refused: "cachedContents/abc" },
+    labels: { value: { team: "x" } },
     models: { value: ["a", "b"] },
   },
 };

@@ -38,7 +38,7 @@ describe("Gemini requests → IR", () => {
     expect(ir.system).toEqual([{ text: "Be terse." }]);
     expect(ir.messages[0]!.content).toEqual([{ type: "text", text: "list both dirs" }, { type: "image", source: { kind: "base64", mediaType: "image/png", data: "iVBOR" } }]);
     const calls = ir.messages[1]!.content.filter((p) => p.type === "tool_call") as { id: string }[];
-    expect(ir.messages[1]!.content.slice(0, 2)).toEqual([{ type: "reasoning", text: "planning" }, { type: "reasoning", text: "", signature: "SIG1" }]);
+    expect(ir.messages[1]!.content.slice(0, 2)).toEqual([{ type: "reasoning", text: "planning" }, { type: "reasoning", text: "", signature: `${GEMINI_SIGNATURE}SIG1` }]);
     expect(calls).toHaveLength(2);
     expect(calls[0]!.id).not.toBe(calls[1]!.id);
     // The same request decoded again gives the same ids: the source's prompt cache sees the same text.
@@ -163,7 +163,9 @@ describe("Gemini answers and streams", () => {
     const encoder = geminiStreamEncoder({ model: "m", responseId: "r" });
     const out = [
       encoder.encode({ type: "text", text: "On it." }),
-      encoder.encode({ type: "reasoning_signature", signature: "SIG-D" }),
+      encoder.encode({ type: "reasoning_signature", signature: `${GEMINI_SIGNATURE}SIG-D` }),
+      // Another vendor's signature means nothing to Gemini: never sent.
+      encoder.encode({ type: "reasoning_signature", signature: "anthropic-sig" }),
       encoder.encode({ type: "tool_call", index: 0, id: "call_1", name: "ls", arguments: '{"pa' }),
       encoder.encode({ type: "tool_call", index: 0, arguments: 'th":"."}' }),
       encoder.close("tool_calls", { inputTokens: 10, outputTokens: 5 }),

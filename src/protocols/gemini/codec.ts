@@ -9,8 +9,9 @@
 // refuses the next turn when a function call comes back without it. In the IR it travels as a
 // reasoning part's `signature`, marked `gemini:` so that it goes back only to Gemini (Anthropic
 // would refuse a foreign signature) and reaches a client in that protocol's own slot.
-import { argumentsText, GEMINI_SIGNATURE, isBlank, parseArguments, type Part, type Request, type Response, type StopReason, type StreamDecoder, type StreamEvent, type Tool, type ToolChoice, type Usage } from "../ir.ts";
+import { argumentsText, GEMINI_SIGNATURE, isBlank, parseArguments, type Part, type Request, type Response, type StopReason, type StreamDecoder, type StreamEncoder, type StreamEvent, type Tool, type ToolChoice, type Usage } from "../ir.ts";
 import { asArray, asNumber, asObject, asString, isObject, type Json, malformed, parseEventData } from "../json.ts";
+import { geminiErrorFrame } from "./errors.ts";
 
 export { GEMINI_SIGNATURE };
 
@@ -21,9 +22,18 @@ export function geminiCallId(name: string, args: string, ordinal: number): strin
   return `call_${Bun.hash(`${name}\u0000${args}\u0000${ordinal}`).toString(36)}`;
 }
 
+/**
+ * A field by its camelCase name, or its snake_case spelling: Google's JSON mapping accepts both,
+ * and its own curl examples use `system_instruction` and `inline_data`. Only structural keys are
+ * read this way, never a tool's arguments or schema.
+ */
+export function field(object: Json, camel: string): unknown {
+  return object[camel] ?? object[camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)];
+}
+
 export function decodeGeminiRequest(body: Json): Request {
-  const generation = asObject(body.generationConfig);
-  const thinking = asObject(generation.thinkingConfig);
+  const generation = asObject(field(body, "generationConfig"));
+  const thinking = asObject(field(generation, "thinkingConfig"));
   const messages: Request["messages"] = [];
   // Calls by name, oldest first, still waiting for their result: a response without an id
   // pairs with the earliest open call of its name, never with whatever sits at its position.
@@ -35,30 +45,30 @@ export function decodeGeminiRequest(body: Json): Request {
     const parts: Part[] = [];
     for (const raw of asArray(content.parts)) {
       const part = asObject(raw);
-      const signature = asString(part.thoughtSignature);
-      if (signature) parts.push({ type: "reasoning", text: "", signature });
+      const signature = asString(field(part, "thoughtSignature"));
+      if (signature) parts.push({ type: "reasoning", text: "", signature: GEMINI_SIGNATURE + signature });
       if (typeof part.text === "string") {
         if (part.thought === true) parts.push({ type: "reasoning", text: part.text });
         else parts.push({ type: "text", text: part.text });
-      } else if (isObject(part.inlineData)) {
-        const data = part.inlineData;
-        const mediaType = asString(data.mimeType) ?? "application/octet-stream";
+      } else if (isObject(field(part, "inlineData"))) {
+        const data = asObject(field(part, "inlineData"));
+        const mediaType = asString(field(data, "mimeType")) ?? "application/octet-stream";
         const source = { kind: "base64" as const, mediaType, data: asString(data.data) ?? "" };
         parts.push(mediaType.startsWith("image/") ? { type: "image", source } : { type: "document", source });
-      } else if (isObject(part.fileData)) {
-        const file = part.fileData;
-        const source = { kind: "url" as const, url: asString(file.fileUri) ?? "" };
-        parts.push((asString(file.mimeType) ?? "").startsWith("image/") ? { type: "image", source } : { type: "document", source });
-      } else if (isObject(part.functionCall)) {
-        const call = part.functionCall;
+      } else if (isObject(field(part, "fileData"))) {
+        const file = asObject(field(part, "fileData"));
+        const source = { kind: "url" as const, url: asString(field(file, "fileUri")) ?? "" };
+        parts.push((asString(field(file, "mimeType")) ?? "").startsWith("image/") ? { type: "image", source } : { type: "document", source });
+      } else if (isObject(field(part, "functionCall"))) {
+        const call = asObject(field(part, "functionCall"));
         const name = asString(call.name) ?? "";
         const args = argumentsText(call.args) ?? "{}";
         const id = asString(call.id) ?? geminiCallId(name, args, ordinal);
         ordinal++;
         open.set(name, [...(open.get(name) ?? []), id]);
         parts.push({ type: "tool_call", id, name, arguments: args });
-      } else if (isObject(part.functionResponse)) {
-        const result = part.functionResponse;
+      } else if (isObject(field(part, "functionResponse"))) {
+        const result = asObject(field(part, "functionResponse"));
         const name = asString(result.name) ?? "";
         const waiting = open.get(name) ?? [];
         const id = asString(result.id) ?? waiting[0] ?? geminiCallId(name, "", -1);
@@ -77,46 +87,46 @@ export function decodeGeminiRequest(body: Json): Request {
   }
 
   const tools: Tool[] = asArray(body.tools).flatMap((t) =>
-    asArray(asObject(t).functionDeclarations).map((d) => {
+    asArray(field(asObject(t), "functionDeclarations")).map((d) => {
       const decl = asObject(d);
       return {
         name: asString(decl.name) ?? "",
         ...(asString(decl.description) ? { description: asString(decl.description) } : {}),
-        parameters: asObject(decl.parametersJsonSchema ?? decl.parameters),
+        parameters: asObject(field(decl, "parametersJsonSchema") ?? decl.parameters),
       };
     }),
   );
 
-  const schema = generation.responseJsonSchema ?? generation.responseSchema;
-  const effort = asString(thinking.thinkingLevel)?.toLowerCase();
-  const budget = asNumber(thinking.thinkingBudget);
+  const schema = field(generation, "responseJsonSchema") ?? field(generation, "responseSchema");
+  const effort = asString(field(thinking, "thinkingLevel"))?.toLowerCase();
+  const budget = asNumber(field(thinking, "thinkingBudget"));
   return {
     model: "",
-    system: asArray(asObject(body.systemInstruction).parts)
+    system: asArray(asObject(field(body, "systemInstruction")).parts)
       .map((p) => asString(asObject(p).text))
       .filter((t): t is string => t !== undefined)
       .map((text) => ({ text })),
     messages,
     tools,
-    toolChoice: toolChoiceOf(asObject(asObject(body.toolConfig).functionCallingConfig)),
-    maxTokens: asNumber(generation.maxOutputTokens),
+    toolChoice: toolChoiceOf(asObject(field(asObject(field(body, "toolConfig")), "functionCallingConfig"))),
+    maxTokens: asNumber(field(generation, "maxOutputTokens")),
     temperature: asNumber(generation.temperature),
-    topP: asNumber(generation.topP),
-    topK: asNumber(generation.topK),
-    stop: asArray(generation.stopSequences).filter((s): s is string => typeof s === "string"),
+    topP: asNumber(field(generation, "topP")),
+    topK: asNumber(field(generation, "topK")),
+    stop: asArray(field(generation, "stopSequences")).filter((s): s is string => typeof s === "string"),
     seed: asNumber(generation.seed),
-    presencePenalty: asNumber(generation.presencePenalty),
-    frequencyPenalty: asNumber(generation.frequencyPenalty),
+    presencePenalty: asNumber(field(generation, "presencePenalty")),
+    frequencyPenalty: asNumber(field(generation, "frequencyPenalty")),
     // A budget of 0 turns thinking off; -1 lets the model decide.
     reasoning: budget === 0 ? undefined : effort || (budget !== undefined && budget > 0) ? { ...(effort ? { effort } : {}), ...(budget !== undefined && budget > 0 ? { budgetTokens: budget } : {}) } : undefined,
-    responseFormat: generation.responseMimeType === "application/json" ? (schema !== undefined ? { type: "json_schema", schema } : { type: "json_object" }) : undefined,
+    responseFormat: field(generation, "responseMimeType") === "application/json" ? (schema !== undefined ? { type: "json_schema", schema } : { type: "json_object" }) : undefined,
     stream: false,
   };
 }
 
 function toolChoiceOf(config: Json): ToolChoice | undefined {
   const mode = asString(config.mode)?.toUpperCase();
-  const allowed = asArray(config.allowedFunctionNames).filter((n): n is string => typeof n === "string");
+  const allowed = asArray(field(config, "allowedFunctionNames")).filter((n): n is string => typeof n === "string");
   if (mode === "NONE") return { type: "none" };
   if (mode === "ANY") return allowed.length === 1 ? { type: "tool", name: allowed[0]! } : { type: "required" };
   if (mode === "AUTO") return { type: "auto" };
@@ -129,7 +139,7 @@ export function encodeGeminiRequest(ir: Request): Json {
   const names = new Map<string, string>();
   for (const m of ir.messages) for (const p of m.content) if (p.type === "tool_call") names.set(p.id, p.name);
   const contents = ir.messages
-    .map((m) => ({ role: m.role === "assistant" ? "model" : "user", parts: encodeParts(m.content, names) }))
+    .map((m) => (m.role === "assistant" ? { role: "model", parts: signedCalls(encodeParts(m.content, names)) } : { role: "user", parts: encodeParts(m.content, names) }))
     .filter((c) => c.parts.length > 0);
   const generation: Json = {};
   if (ir.maxTokens !== undefined) generation.maxOutputTokens = ir.maxTokens;
@@ -165,6 +175,24 @@ export function encodeGeminiRequest(ir: Request): Json {
   return body;
 }
 
+/** A signature Gemini issued, as Gemini wants it back; undefined for another vendor's (meaningless to Gemini). */
+function ownSignature(signature: string | undefined): string | undefined {
+  return signature?.startsWith(GEMINI_SIGNATURE) ? signature.slice(GEMINI_SIGNATURE.length) : undefined;
+}
+
+/**
+ * The value Google documents for a function call whose signature is unknown (a turn another
+ * model wrote, or a client that dropped it): Gemini 3 refuses such a turn with a 400 otherwise.
+ */
+export const UNKNOWN_SIGNATURE = "skip_thought_signature_validator";
+
+/** A model turn's first function call must carry a signature; the real one when we have it. */
+function signedCalls(parts: Json[]): Json[] {
+  const first = parts.find((p) => p.functionCall !== undefined);
+  if (first && first.thoughtSignature === undefined) first.thoughtSignature = UNKNOWN_SIGNATURE;
+  return parts;
+}
+
 /**
  * Gemini parts being built: a signature waits for the part after it (where Gemini wants it), and
  * one with nothing after it goes out on an empty part.
@@ -197,10 +225,12 @@ function encodeParts(content: Part[], names: Map<string, string>): Json[] {
       case "text":
         if (!isBlank(p.text)) out.push({ text: p.text });
         break;
-      case "reasoning":
-        if (p.signature?.startsWith(GEMINI_SIGNATURE)) out.sign(p.signature.slice(GEMINI_SIGNATURE.length));
+      case "reasoning": {
+        const own = ownSignature(p.signature);
+        if (own) out.sign(own);
         if (!isBlank(p.text)) out.push({ text: p.text, thought: true });
         break;
+      }
       case "image":
       case "document": {
         const source = p.source;
@@ -280,7 +310,9 @@ export function decodeGeminiResponse(body: Json): Response {
     }
   }
   const called = content.some((p) => p.type === "tool_call");
-  const finish = FINISH[asString(candidate.finishReason) ?? "STOP"] ?? "stop";
+  // A prompt the source's filter blocked comes back with promptFeedback and no candidate.
+  const blocked = asArray(body.candidates).length === 0 && asString(asObject(body.promptFeedback).blockReason) !== undefined;
+  const finish = blocked ? "content_filter" : (FINISH[asString(candidate.finishReason) ?? "STOP"] ?? "stop");
   return {
     id: asString(body.responseId) ?? "",
     content,
@@ -299,7 +331,8 @@ function answerParts(content: Part[]): Json[] {
   const out = partsBuilder();
   for (const p of content) {
     if (p.type === "reasoning") {
-      if (p.signature) out.sign(p.signature);
+      const own = ownSignature(p.signature);
+      if (own) out.sign(own);
       if (p.text) out.push({ text: p.text, thought: true });
     } else if (p.type === "text" || p.type === "refusal") {
       if (p.text) out.push({ text: p.text });
@@ -330,8 +363,11 @@ export function geminiStreamDecoder(): StreamDecoder {
       const chunk = parseEventData(data);
       if (!chunk) return [malformed()];
       if (isObject(chunk.error)) return [{ type: "error", message: asString(chunk.error.message) ?? "upstream error" }];
+      if (chunk.candidates !== undefined && !Array.isArray(chunk.candidates)) return [malformed("candidates")];
+      const first = asArray(chunk.candidates)[0];
+      if (first !== undefined && !isObject(first)) return [malformed("a candidate")];
       const events: StreamEvent[] = [];
-      const candidate = asObject(asArray(chunk.candidates)[0]);
+      const candidate = asObject(first);
       for (const raw of asArray(asObject(candidate.content).parts)) {
         const part = asObject(raw);
         const signature = asString(part.thoughtSignature);
@@ -346,7 +382,8 @@ export function geminiStreamDecoder(): StreamDecoder {
         }
       }
       if (isObject(chunk.usageMetadata)) events.push({ type: "usage", usage: readGeminiUsage(chunk.usageMetadata) });
-      const reason = asString(candidate.finishReason);
+      const blocked = asArray(chunk.candidates).length === 0 && asString(asObject(chunk.promptFeedback).blockReason) !== undefined;
+      const reason = blocked ? "SAFETY" : asString(candidate.finishReason);
       if (reason && !finished) {
         finished = true;
         const finish = FINISH[reason] ?? "stop";
@@ -363,7 +400,7 @@ export function geminiStreamDecoder(): StreamDecoder {
  * calls), when its arguments are complete: at the next call or at the finish. A signature rides
  * on the part that follows it.
  */
-export function geminiStreamEncoder(context: GeminiContext): { encode(event: StreamEvent): string; close(finish: StopReason, usage: Usage | null): string; fail(message: string, code?: number, status?: string): string } {
+export function geminiStreamEncoder(context: GeminiContext): StreamEncoder {
   const calls: { id: string; name: string; arguments: string; signature?: string }[] = [];
   let pendingCall: number | undefined;
   let signature: string | undefined;
@@ -388,7 +425,7 @@ export function geminiStreamEncoder(context: GeminiContext): { encode(event: Str
         case "reasoning":
           return event.text ? flushCall() + chunk([withSignature({ text: event.text, thought: true })]) : "";
         case "reasoning_signature":
-          signature = event.signature;
+          signature = ownSignature(event.signature) ?? signature;
           return "";
         case "tool_call": {
           if (calls[event.index]) {
@@ -413,8 +450,6 @@ export function geminiStreamEncoder(context: GeminiContext): { encode(event: Str
       const body = { candidates: [{ content: { role: "model", parts }, finishReason: FINISH_OUT[finish], index: 0 }], ...(usage ? { usageMetadata: writeGeminiUsage(usage) } : {}), modelVersion: context.model, responseId: context.responseId };
       return `${last}data: ${JSON.stringify(body)}\r\n\r\n`;
     },
-    fail(message, code = 500, status = "INTERNAL") {
-      return `data: ${JSON.stringify({ error: { code, message, status } })}\r\n\r\n`;
-    },
+    fail: geminiErrorFrame,
   };
 }

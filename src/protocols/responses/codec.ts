@@ -3,7 +3,7 @@
 import { errorText, mediaFromUrl, mediaToUrl } from "../chat-completions/codec.ts";
 import { hasContent, vanishingTurn } from "../fields.ts";
 import type { Message, Part, Request, Response, StopReason, StreamDecoder, StreamEncoder, StreamEvent, Usage } from "../ir.ts";
-import { argumentsText, isBlank, openaiEffort, textOf, wholeArguments, withCallIds } from "../ir.ts";
+import { argumentsText, GEMINI_SIGNATURE, isBlank, openaiEffort, textOf, wholeArguments, withCallIds } from "../ir.ts";
 import { asArray, asNumber, asObject, asString, isObject, type Json, malformed, parseEventData } from "../json.ts";
 
 // ── requests ────────────────────────────────────────────────────────────────────────────
@@ -51,6 +51,10 @@ export function decodeResponsesRequest(body: Json): Request {
         .map((s) => asString(asObject(s).text) ?? "")
         .join("\n");
       if (text) push("assistant", { type: "reasoning", text });
+      // A Gemini signature this server handed out (encrypted_content is the Responses slot for
+      // reasoning state); OpenAI's own encrypted reasoning means nothing to another source.
+      const sealed = asString(item.encrypted_content);
+      if (sealed?.startsWith(GEMINI_SIGNATURE)) push("assistant", { type: "reasoning", text: "", signature: sealed });
     }
   }
   for (const raw of asArray(body.tools)) {
@@ -220,6 +224,7 @@ export function encodeResponsesResponse(ir: Response, context: ResponsesContext)
   for (const part of ir.content) if (part.type === "refusal") messageContent.push({ type: "refusal", refusal: part.text });
   if (messageContent.length > 0) output.push({ id: itemId("msg"), type: "message", status: "completed", role: "assistant", content: messageContent });
   for (const part of withCallIds(ir.content, (k) => `call_${context.id.replace(/^resp_/, "")}_${k}`)) {
+    if (part.type === "reasoning" && part.signature?.startsWith(GEMINI_SIGNATURE)) output.push(sealedReasoning(itemId("rs"), part.signature));
     if (part.type === "tool_call") output.push({ id: itemId("fc"), type: "function_call", status: "completed", call_id: part.id, name: part.name, arguments: wholeArguments(part.arguments) });
   }
   return responseObject(context, ir.stopReason === "length" ? "incomplete" : "completed", output, ir.usage);
@@ -333,6 +338,11 @@ export function responsesStreamDecoder(): StreamDecoder {
   };
 }
 
+/** A reasoning item that only carries a source's signature, in the slot Codex sends back (`include: reasoning.encrypted_content`). */
+function sealedReasoning(id: string, signature: string): Json {
+  return { id, type: "reasoning", summary: [], encrypted_content: signature };
+}
+
 type OpenItem =
   | { kind: "message"; id: string; output: number; text: string; part: "output_text" | "refusal" }
   | { kind: "reasoning"; id: string; output: number; text: string }
@@ -435,6 +445,16 @@ export function responsesStreamEncoder(context: ResponsesContext): StreamEncoder
           const item = open as Extract<OpenItem, { kind: "reasoning" }>;
           item.text += event.text;
           return out + frame("response.reasoning_summary_text.delta", { item_id: item.id, output_index: item.output, summary_index: 0, delta: event.text });
+        }
+        case "reasoning_signature": {
+          if (!event.signature.startsWith(GEMINI_SIGNATURE)) return "";
+          // Its own item, where it came: before the call (or text) it signs.
+          let out = start() + closeItem();
+          const item = sealedReasoning(itemId("rs"), event.signature);
+          const output = done.length;
+          done.push(item);
+          out += frame("response.output_item.added", { output_index: output, item }) + frame("response.output_item.done", { output_index: output, item });
+          return out;
         }
         case "tool_call": {
           let out = start();

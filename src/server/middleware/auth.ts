@@ -1,9 +1,11 @@
-// Inbound auth when skip_auth is false: `Authorization: Bearer <key>` or `x-api-key: <key>`,
-// compared in constant time (digests of equal length, so the key length does not leak either).
+// Inbound auth when skip_auth is false: `Authorization: Bearer <key>`, `x-api-key: <key>` or
+// `x-goog-api-key: <key>` (Gemini clients), or `?key=` on the Gemini routes (Google's own URL
+// form, used by curl examples; kept off the other routes so keys stay out of their URLs), compared in constant time (digests of equal length, so the key length does not leak either).
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createMiddleware } from "hono/factory";
 import { BitRouterError } from "../../errors.ts";
 import type { AppEnv } from "../app.ts";
+import { isGeminiPath } from "../routes/gemini.ts";
 
 export function inboundAuth() {
   // The configured keys' digests, once per key list (a reload brings a new list).
@@ -19,9 +21,9 @@ export function inboundAuth() {
   return createMiddleware<AppEnv>(async (c, next) => {
     const settings = c.var.registry.settings;
     if (settings.skipAuth) return next();
-    const presented = presentedKey(c.req.raw.headers);
+    const presented = presentedKey(c.req.raw.headers) ?? (isGeminiPath(c.req.path) || c.req.path === "/v1/models" ? c.req.query("key")?.trim() || undefined : undefined);
     if (presented === undefined) {
-      throw new BitRouterError(401, "authentication_error", "missing API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>'", { code: "missing_api_key" });
+      throw new BitRouterError(401, "authentication_error", "missing API key: send 'Authorization: Bearer <key>', 'x-api-key: <key>' or 'x-goog-api-key: <key>'", { code: "missing_api_key" });
     }
     const offered = digest(presented);
     if (!keyDigests(settings.apiKeys).some((key) => timingSafeEqual(offered, key))) {
@@ -37,7 +39,7 @@ function presentedKey(headers: Headers): string | undefined {
     const match = /^Bearer\s+(.+)$/i.exec(authorization.trim());
     return (match?.[1] ?? authorization).trim();
   }
-  return headers.get("x-api-key")?.trim() || undefined;
+  return headers.get("x-api-key")?.trim() || headers.get("x-goog-api-key")?.trim() || undefined;
 }
 
 function digest(secret: string): Buffer {

@@ -1,4 +1,4 @@
-// The three inference routes share one path: read the body, check what routing needs, resolve
+// The inference routes share one path: read the body, check what routing needs, resolve
 // the chain, proxy. Only the protocol and its body schema differ.
 import type { Context } from "hono";
 import { z } from "zod";
@@ -27,9 +27,31 @@ export const REQUEST_SCHEMAS: Record<WireProtocol, z.ZodType<Record<string, unkn
   }),
   messages: z.looseObject({ ...routing, messages: z.array(z.unknown()).min(1, "messages must contain at least one message"), max_tokens: z.number().int().positive().optional() }),
   responses: z.looseObject({ ...routing, input: z.union([z.string(), z.array(z.unknown())]) }),
+  // The model and the stream choice come from the URL (routes/gemini.ts).
+  generate_content: z.preprocess(
+    camelTopLevel,
+    z.looseObject({ models: routing.models, contents: z.array(z.unknown()).min(1, "contents must contain at least one content") }),
+  ) as z.ZodType<Record<string, unknown>>,
 };
 
-export async function handleInference(c: Context<AppEnv>, deps: RouteDeps, protocol: WireProtocol): Promise<Response> {
+/**
+ * Google accepts `system_instruction` for `systemInstruction` (its curl examples use it): the
+ * top-level keys are read in one spelling, so the loss audit and the codec see them.
+ */
+function camelTopLevel(body: unknown): unknown {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) return body;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(body)) out[key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())] = value;
+  return out;
+}
+
+/** What the URL says instead of the body (Gemini: `/v1beta/models/{model}:streamGenerateContent`). */
+export interface FromUrl {
+  model: string;
+  stream: boolean;
+}
+
+export async function handleInference(c: Context<AppEnv>, deps: RouteDeps, protocol: WireProtocol, fromUrl?: FromUrl): Promise<Response> {
   disableIdleTimeout(c.env?.server, c.req.raw);
   const registry = c.var.registry;
   const requestId = c.var.requestId;
@@ -43,12 +65,12 @@ export async function handleInference(c: Context<AppEnv>, deps: RouteDeps, proto
     const parsed = REQUEST_SCHEMAS[protocol].safeParse(raw);
     if (!parsed.success) throw badRequest(zodMessage(parsed.error), "invalid_request", parsed.error.issues[0]?.path.join("."));
     const body = parsed.data;
-    resolution = resolveRequest(registry, body.model as string | undefined, body.models as string[] | undefined, protocol);
+    resolution = resolveRequest(registry, fromUrl ? fromUrl.model : (body.model as string | undefined), body.models as string[] | undefined, protocol);
     inbound = {
       protocol,
       requestId,
       requestedModel: resolution.requested,
-      stream: body.stream === true,
+      stream: fromUrl ? fromUrl.stream : body.stream === true,
       wantsUsage: (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true,
       headers: c.req.raw.headers,
       body,
@@ -64,8 +86,8 @@ export async function handleInference(c: Context<AppEnv>, deps: RouteDeps, proto
       requestId,
       at: arrived,
       protocol,
-      requestedModel: typeof raw?.model === "string" ? raw.model : "",
-      stream: raw?.stream === true,
+      requestedModel: fromUrl?.model ?? (typeof raw?.model === "string" ? raw.model : ""),
+      stream: fromUrl?.stream ?? raw?.stream === true,
       status,
       attempts: 0,
       failed: [],
