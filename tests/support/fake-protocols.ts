@@ -43,6 +43,9 @@ export function scriptFor(kind: string, text: string[], usage: { prompt_tokens: 
   switch (kind) {
     case "tools":
       return { ...base, text: [], toolCalls: TOOL_CALLS, stop: "tool_calls" };
+    case "shell":
+      // What an agent's model does: ask for gemini-cli's shell tool (the agent runs it).
+      return { ...base, text: [], toolCalls: [{ id: "call_shell", name: "run_shell_command", args: ['{"command":', '"echo hello-from-tool"}'] }], stop: "tool_calls" };
     case "thinking":
       return { ...base, reasoning: ["Let me think", " about it."], signature: "sig-EqQBCkYIARgCIkB", usage: { ...base.usage, reasoning: 4 } };
     case "refusal":

@@ -260,7 +260,10 @@ function lastUserText(json: Record<string, unknown> | undefined): string {
   if (typeof messages === "string") return messages;
   if (!Array.isArray(messages)) return "";
   for (let i = messages.length - 1; i >= 0; i--) {
-    const m = messages[i] as { role?: string; content?: unknown };
+    const m = messages[i] as { role?: string; type?: string; content?: unknown };
+    // A turn that returns tool results is answered as such: the marker that asked for the tools was for the turn before.
+    if (m?.role === "tool" || m?.type === "function_call_output") return "";
+    if (Array.isArray(m?.content) && m.content.some((p: { type?: string; functionResponse?: unknown }) => p?.type === "tool_result" || p?.functionResponse !== undefined)) return "";
     if (m?.role !== "user") continue;
     if (typeof m.content === "string") return m.content;
     if (Array.isArray(m.content)) return m.content.map((p: { text?: string }) => p?.text ?? "").join(" ");
@@ -271,7 +274,7 @@ function lastUserText(json: Record<string, unknown> | undefined): string {
 /** Gemini contents as `{role, content}` turns, so the scenario marker is found the same way. */
 function geminiTurns(contents: unknown): unknown {
   if (!Array.isArray(contents)) return undefined;
-  return contents.map((c: { role?: string; parts?: { text?: string }[] }) => ({ role: c?.role === "model" ? "assistant" : "user", content: (c?.parts ?? []).map((p) => ({ text: p?.text ?? "" })) }));
+  return contents.map((c: { role?: string; parts?: { text?: string; functionResponse?: unknown }[] }) => ({ role: c?.role === "model" ? "assistant" : "user", content: c?.parts ?? [] }));
 }
 
 /** The first function call of a model turn that lacks a signature this fake issued, if any. */
