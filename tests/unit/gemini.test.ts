@@ -1,8 +1,15 @@
-// The Gemini codec (issue #12, in progress): requests, answers and streams to and from the IR,
-// with the failures peers report: signatures lost between turns, parallel function responses
-// matched by position, random tool ids, empty text parts.
+// The Gemini codec: requests, answers and streams to and from the IR, with the failures peers
+// report: signatures lost between turns, parallel function responses matched by position,
+// random tool ids, empty text parts. And the pure parts around it: RetryInfo, Google's model
+// list, the google built-in's endpoints, the error envelope.
 import { describe, expect, test } from "bun:test";
+import { parseConfigText } from "../../src/config/load.ts";
+import { BitRouterError } from "../../src/errors.ts";
 import type { Request } from "../../src/protocols/ir.ts";
+import { geminiErrorBody } from "../../src/protocols/gemini/errors.ts";
+import { googleRetryDelay } from "../../src/routing/classify.ts";
+import { readModelList } from "../../src/sources/discover.ts";
+import { buildRegistry, inferProtocol } from "../../src/sources/registry.ts";
 import {
   decodeGeminiRequest,
   decodeGeminiResponse,
@@ -12,6 +19,7 @@ import {
   geminiStreamDecoder,
   geminiStreamEncoder,
   readGeminiUsage,
+  UNKNOWN_SIGNATURE,
 } from "../../src/protocols/gemini/codec.ts";
 
 describe("Gemini requests → IR", () => {
@@ -198,5 +206,80 @@ describe("signatures never cross to the wrong vendor", () => {
     );
     const assistant = (body.messages as { content: Record<string, unknown>[] }[])[1]!;
     expect(assistant.content).toEqual([{ type: "thinking", thinking: "mine", signature: "EqQBCkY" }, { type: "text", text: "ok" }]);
+  });
+});
+
+describe("what Gemini needs that the other protocols do not", () => {
+  const turn = (content: Request["messages"][number]["content"]): Request => ({ model: "", system: [], messages: [{ role: "user", content: [{ type: "text", text: "go" }] }, { role: "assistant", content }], tools: [], stream: false });
+
+  test("a model turn's first call without a signature gets Google's stand-in; a real one is kept; later calls need none", () => {
+    const parts = (ir: Request) => (encodeGeminiRequest(ir).contents as { parts: Record<string, unknown>[] }[])[1]!.parts;
+    const calls = [
+      { type: "tool_call" as const, id: "a", name: "f", arguments: "{}" },
+      { type: "tool_call" as const, id: "b", name: "g", arguments: "{}" },
+    ];
+    expect(parts(turn(calls)).map((p) => p.thoughtSignature)).toEqual([UNKNOWN_SIGNATURE, undefined]);
+    expect(parts(turn([{ type: "reasoning", text: "", signature: `${GEMINI_SIGNATURE}REAL` }, ...calls])).map((p) => p.thoughtSignature)).toEqual(["REAL", undefined]);
+    // Anthropic's signature is not Gemini's: the stand-in goes instead.
+    expect(parts(turn([{ type: "reasoning", text: "", signature: "anthropic-sig" }, ...calls]))[0]!.thoughtSignature).toBe(UNKNOWN_SIGNATURE);
+  });
+
+  test("snake_case spellings, as Google's curl examples write them", () => {
+    const ir = decodeGeminiRequest({
+      system_instruction: { parts: [{ text: "Be brief." }] },
+      contents: [{ role: "user", parts: [{ inline_data: { mime_type: "image/png", data: "AAAA" } }, { text: "what is it?" }] }],
+      generation_config: { max_output_tokens: 40, stop_sequences: ["END"] },
+      tool_config: { function_calling_config: { mode: "NONE" } },
+    });
+    expect(ir.system).toEqual([{ text: "Be brief." }]);
+    expect(ir.messages[0]!.content[0]).toEqual({ type: "image", source: { kind: "base64", mediaType: "image/png", data: "AAAA" } });
+    expect([ir.maxTokens, ir.stop, ir.toolChoice]).toEqual([40, ["END"], { type: "none" }]);
+  });
+
+  test("a prompt the source's filter blocked is a content-filter stop, whole or streamed", () => {
+    const blocked = { promptFeedback: { blockReason: "SAFETY" }, usageMetadata: { promptTokenCount: 5, totalTokenCount: 5 } };
+    expect(decodeGeminiResponse(blocked).stopReason).toBe("content_filter");
+    expect(geminiStreamDecoder().decode(undefined, JSON.stringify(blocked)).slice(-2)).toEqual([{ type: "finish", reason: "content_filter" }, { type: "done" }]);
+    expect(geminiStreamDecoder().decode(undefined, JSON.stringify({ candidates: [null] }))[0]).toMatchObject({ type: "error" });
+  });
+
+  test("RetryInfo's retryDelay is a Retry-After; anything else is not", () => {
+    const body = (delay: unknown) => JSON.stringify({ error: { code: 429, status: "RESOURCE_EXHAUSTED", details: [{ "@type": "type.googleapis.com/google.rpc.QuotaFailure" }, { "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: delay }] } });
+    expect(googleRetryDelay(body("34.4s"))).toBe(34_400);
+    expect(googleRetryDelay(body("2s"))).toBe(2_000);
+    expect(googleRetryDelay(body("9999999s"))).toBe(86_400_000);
+    for (const odd of ["soon", "-1s", 5, null]) expect(googleRetryDelay(body(odd))).toBeUndefined();
+    expect(googleRetryDelay("RetryInfo, not JSON")).toBeUndefined();
+  });
+
+  test("Google's model list is read, keeping the models that generate content", () => {
+    expect(
+      readModelList({
+        models: [
+          { name: "models/gemini-2.5-pro", inputTokenLimit: 1048576, supportedGenerationMethods: ["generateContent", "countTokens"] },
+          { name: "models/text-embedding-004", supportedGenerationMethods: ["embedContent"] },
+          { name: 7 },
+        ],
+        nextPageToken: "x",
+      }),
+    ).toEqual([{ id: "gemini-2.5-pro", upstreamId: "gemini-2.5-pro", contextLength: 1048576 }]);
+  });
+
+  test("the google built-in speaks Gemini natively; a declared chat_completions takes its OpenAI-compatible endpoint", () => {
+    const build = (yaml: string) => buildRegistry({ ...parseConfigText(yaml, "bitrouter.yaml", {}), path: "bitrouter.yaml" }, { GEMINI_API_KEY: "AIza-x" }).sources.get("google")!;
+    const native = build("providers:\n  google: {}\n");
+    expect([native.apiBase, native.protocolRules[0]!.protocols]).toEqual(["https://generativelanguage.googleapis.com/v1beta", ["generate_content"]]);
+    const compatible = build("providers:\n  google:\n    api_protocol: chat_completions\n");
+    expect(compatible.apiBase).toBe("https://generativelanguage.googleapis.com/v1beta/openai");
+    expect(inferProtocol("https://generativelanguage.googleapis.com/v1beta")).toBe("generate_content");
+    expect(inferProtocol("https://generativelanguage.googleapis.com/v1beta/openai")).toBe("chat_completions");
+  });
+
+  test("errors in Google's envelope: the code, its status name, BitRouter's reason in an ErrorInfo", () => {
+    expect(geminiErrorBody(new BitRouterError(404, "not_found_error", "no model 'x'", { code: "model_not_found" }))).toEqual({
+      error: { code: 404, message: "no model 'x'", status: "NOT_FOUND", details: [{ "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason: "model_not_found", domain: "bitrouter", metadata: {} }] },
+    });
+    expect(geminiErrorBody(new BitRouterError(429, "rate_limit_error", "slow down")).error.status).toBe("RESOURCE_EXHAUSTED");
+    expect(geminiErrorBody(new BitRouterError(529, "upstream_error", "overloaded")).error.status).toBe("UNAVAILABLE");
   });
 });
