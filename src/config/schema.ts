@@ -66,6 +66,8 @@ const compatibility = z.strictObject({
       token_limit_field: z.enum(["max_tokens", "max_completion_tokens"]).optional(),
       supports_store: boolean.optional(),
       supports_stream_options: boolean.optional(),
+      /** `gemini`: tool schemas cut to the subset Gemini's `parameters` takes (default for Google's hosts). */
+      tool_schema: z.enum(["json_schema", "gemini"]).optional(),
     })
     .optional(),
 });

@@ -11,6 +11,7 @@ import { isBlank, type Request as IrRequest } from "../protocols/ir.ts";
 import { asObject, type Json } from "../protocols/json.ts";
 import type { StreamRelay } from "../protocols/relay.ts";
 import { foldingEncoder } from "../protocols/fold.ts";
+import { geminiSchema } from "../protocols/gemini/schema.ts";
 import { translatingRelay } from "../protocols/translate.ts";
 import type { Target } from "../routing/order.ts";
 import { endpointUrl, upstreamRequestHeaders } from "../upstream/headers.ts";
@@ -92,6 +93,7 @@ export function planExchange(inbound: InboundRequest, candidate: Target): Exchan
     // A Messages client reads input tokens from message_start, before such a source reports any.
     if (inbound.protocol === "messages") context.estimatedInputTokens = () => estimateTokens(irOf(inbound));
   }
+  if (target === "chat_completions" && takesGeminiSchemas(candidate)) body.tools = geminiTools(body.tools);
   // Gemini asks for a stream in the URL (endpointUrl), never in the body.
   if (upstreamStream && target !== "generate_content") body.stream = true;
   const decoder = () => restoringDecoder(source.streamDecoder(), renamed);
@@ -141,6 +143,24 @@ function forTarget(ir: IrRequest, candidate: Target): IrRequest {
 /** A turn with something a source can take (not just blank text or unsigned reasoning). */
 function sendable(message: IrRequest["messages"][number]): boolean {
   return message.content.some((p) => !(p.type === "text" && isBlank(p.text)) && !(p.type === "reasoning" && !p.signature && !p.redactedData));
+}
+
+/**
+ * A Chat source that reads tool schemas the way Gemini does: Google's OpenAI-compatible
+ * endpoint (by its host), or a model declared `tool_schema: gemini` (a proxy in front of Gemini).
+ */
+function takesGeminiSchemas(candidate: Target): boolean {
+  const declared = candidate.model?.compatibility?.tool_schema;
+  if (declared !== undefined) return declared === "gemini";
+  return candidate.apiBase.includes("generativelanguage.googleapis.com");
+}
+
+function geminiTools(tools: unknown): unknown {
+  if (!Array.isArray(tools)) return tools;
+  return tools.map((tool) => {
+    const fn = asObject(asObject(tool).function);
+    return fn.parameters === undefined ? tool : { ...asObject(tool), function: { ...fn, parameters: geminiSchema(fn.parameters) } };
+  });
 }
 
 function reasons(candidate: Target): boolean {

@@ -35,6 +35,9 @@ providers:
   chatsrc:
     api_base: ${chat.baseUrl}
     models: [{ id: c }]
+  gproxy:
+    api_base: ${chat.baseUrl}
+    models: [{ id: gp, compatibility: { chat_completions: { tool_schema: gemini } } }]
   msgsrc:
     api_base: ${messages.baseUrl}
     api_key: sk-ant-source
@@ -278,6 +281,34 @@ describe("a Gemini client on any source", () => {
     // 34.4 s, longer than max_retry_wait_secs: not waited for, passed on rounded up.
     expect(response.headers.get("retry-after")).toBe("35");
     expect(gemini.journal).toHaveLength(1);
+  });
+});
+
+describe("tool schemas Gemini's parameters field would refuse", () => {
+  const schema = {
+    $schema: "http://json-schema.org/draft-07/schema#",
+    type: "object",
+    additionalProperties: false,
+    properties: { mode: { const: "fast" }, where: { $ref: "#/$defs/place" }, note: { type: ["string", "null"] } },
+    required: ["mode", "where", "ghost"],
+    $defs: { place: { type: "object", properties: { city: { type: "string" } }, propertyNames: { pattern: "^[a-z]+$" } } },
+  };
+  const ask = (model: string) =>
+    fetch(`${bitrouter.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model, messages: [{ role: "user", content: "hi" }], tools: [{ type: "function", function: { name: "go", parameters: schema } }] }) });
+
+  test("a Chat source declared tool_schema: gemini (as Google's OpenAI-compatible host is by default) gets them cut to Gemini's subset", async () => {
+    expect((await ask("gproxy:gp")).status).toBe(200);
+    const sent = chat.journal.at(-1)!.json as { tools: { function: { parameters: unknown } }[] };
+    expect(sent.tools[0]!.function.parameters).toEqual({
+      type: "object",
+      properties: { mode: { enum: ["fast"] }, where: { type: "object", properties: { city: { type: "string" } } }, note: { type: "string", nullable: true } },
+      required: ["mode", "where"],
+    });
+  });
+
+  test("any other source gets the client's schema as it was", async () => {
+    expect((await ask("chatsrc:c")).status).toBe(200);
+    expect((chat.journal.at(-1)!.json as { tools: { function: { parameters: unknown } }[] }).tools[0]!.function.parameters).toEqual(schema);
   });
 });
 

@@ -7,6 +7,7 @@ import { parseConfigText } from "../../src/config/load.ts";
 import { BitRouterError } from "../../src/errors.ts";
 import type { Request } from "../../src/protocols/ir.ts";
 import { geminiErrorBody } from "../../src/protocols/gemini/errors.ts";
+import { geminiSchema } from "../../src/protocols/gemini/schema.ts";
 import { googleRetryDelay } from "../../src/routing/classify.ts";
 import { readModelList } from "../../src/sources/discover.ts";
 import { buildRegistry, inferProtocol } from "../../src/sources/registry.ts";
@@ -282,4 +283,14 @@ describe("what Gemini needs that the other protocols do not", () => {
     expect(geminiErrorBody(new BitRouterError(429, "rate_limit_error", "slow down")).error.status).toBe("RESOURCE_EXHAUSTED");
     expect(geminiErrorBody(new BitRouterError(529, "upstream_error", "overloaded")).error.status).toBe("UNAVAILABLE");
   });
+});
+
+test("the schema cleaner: Gemini's subset kept, the rest spelt its way or left out; a recursive type ends", () => {
+  const tree = { $ref: "#/definitions/node", definitions: { node: { type: "object", properties: { child: { $ref: "#/definitions/node" } }, patternProperties: { x: {} } } } };
+  let depth = 0;
+  for (let node = geminiSchema(tree) as Record<string, unknown>; node.properties; node = (node.properties as { child: Record<string, unknown> }).child) depth++;
+  expect(depth).toBe(8);
+  expect(geminiSchema({ oneOf: [{ type: "string" }, { type: "integer", exclusiveMinimum: 0 }], examples: [1] })).toEqual({ anyOf: [{ type: "string" }, { type: "integer", minimum: 0 }] });
+  expect(geminiSchema({ allOf: [{ type: "object", properties: { a: { type: "string" } }, required: ["a"] }, { properties: { b: { type: "number" } } }] })).toEqual({ type: "object", properties: { a: { type: "string" }, b: { type: "number" } }, required: ["a"] });
+  expect(geminiSchema("not a schema")).toEqual({});
 });
