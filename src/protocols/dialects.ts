@@ -14,7 +14,7 @@ import {
 } from "./chat-completions/codec.ts";
 import { chatPassthroughRelay } from "./chat-completions/passthrough.ts";
 import type { Request, Response, StreamDecoder, StreamEncoder, Usage } from "./ir.ts";
-import { asObject, type Json, MODEL_FIELD, parseEventData } from "./json.ts";
+import { asObject, isObject, type Json, MODEL_FIELD, parseEventData } from "./json.ts";
 import {
   decodeMessagesRequest,
   decodeMessagesResponse,
@@ -26,6 +26,7 @@ import {
   readMessagesUsage,
 } from "./messages/codec.ts";
 import type { StreamRelay } from "./relay.ts";
+import { KEEPALIVE_FRAME } from "../upstream/sse.ts";
 import {
   decodeResponsesRequest,
   decodeResponsesResponse,
@@ -44,8 +45,10 @@ import {
   geminiStreamDecoder,
   geminiStreamEncoder,
   readGeminiUsage,
+  withStandInSignatures,
 } from "./gemini/codec.ts";
 import { geminiErrorFrame } from "./gemini/errors.ts";
+import { GEMINI_SIGNATURE } from "./ir.ts";
 import type { BitRouterError } from "../errors.ts";
 
 /** Every protocol BitRouter speaks, in and out. */
@@ -88,12 +91,53 @@ export interface Dialect {
   passthroughJson(text: string, context: ClientContext): DecodedJson;
   /** A whole error stream, for a failure after headers went out but before anything else did. */
   errorStream(error: BitRouterError, context: ClientContext): string;
+  /** What fills a long silence: an SSE comment, or for a client that reads only `data:` lines, an empty event. */
+  keepAlive: string;
 }
 
 
 function withModel(body: Json, model: string): Json {
   const out: Json = { ...body, model };
   delete out.models;
+  return out;
+}
+
+/**
+ * A conversation that was on a Gemini source holds Gemini's signatures in the client's own
+ * slots; the same protocol's source (Anthropic, OpenAI) would refuse them. Left out of a
+ * pass-through body, copying only what changes. Cheap when there are none: one look per block.
+ */
+function withoutGeminiSignatures(list: unknown, foreign: (item: unknown) => boolean, inner?: (item: Json) => Json | null): unknown {
+  if (!Array.isArray(list)) return list;
+  let changed = false;
+  const out: unknown[] = [];
+  for (const item of list) {
+    if (foreign(item)) {
+      changed = true;
+      continue;
+    }
+    const kept = inner && isObject(item) ? inner(item) : item;
+    if (kept !== item) changed = true;
+    out.push(kept);
+  }
+  return changed ? out : list;
+}
+
+const geminiSigned = (signature: unknown) => typeof signature === "string" && signature.startsWith(GEMINI_SIGNATURE);
+
+function messagesPassthroughBody(body: Json, model: string): Json {
+  const out = withModel(body, model);
+  out.messages = withoutGeminiSignatures(body.messages, () => false, (message) => {
+    if (message.role !== "assistant" || !Array.isArray(message.content)) return message;
+    const content = withoutGeminiSignatures(message.content, (block) => isObject(block) && block.type === "thinking" && geminiSigned(block.signature));
+    return content === message.content ? message : { ...message, content };
+  });
+  return out;
+}
+
+function responsesPassthroughBody(body: Json, model: string): Json {
+  const out = withModel(body, model);
+  out.input = withoutGeminiSignatures(body.input, (item) => isObject(item) && item.type === "reasoning" && geminiSigned(item.encrypted_content));
   return out;
 }
 
@@ -133,6 +177,7 @@ const chat: Dialect = {
       (b) => (b.usage ? readChatUsage(asObject(b.usage)) : null),
     ),
   errorStream: (error) => chatErrorFrame(error),
+  keepAlive: KEEPALIVE_FRAME,
 };
 
 const messages: Dialect = {
@@ -142,7 +187,7 @@ const messages: Dialect = {
   encodeResponse: (ir, c) => encodeMessagesResponse(ir, { id: `msg_${compactId(c.requestId)}`, model: c.model }),
   streamDecoder: messagesStreamDecoder,
   streamEncoder: (c) => messagesStreamEncoder({ id: `msg_${compactId(c.requestId)}`, model: c.model, estimatedInputTokens: c.estimatedInputTokens }),
-  passthroughBody: withModel,
+  passthroughBody: messagesPassthroughBody,
   passthroughRelay: (c) =>
     inspectingPassthrough({
       decoder: messagesStreamDecoder(),
@@ -162,6 +207,7 @@ const messages: Dialect = {
       (b) => (b.usage ? readMessagesUsage(asObject(b.usage)) : null),
     ),
   errorStream: (error, c) => messagesStreamEncoder({ id: `msg_${compactId(c.requestId)}`, model: c.model }).fail(error),
+  keepAlive: KEEPALIVE_FRAME,
 };
 
 const LIFECYCLE = new Set(["response.created", "response.in_progress", "response.queued", "response.completed", "response.incomplete", "response.failed"]);
@@ -173,7 +219,7 @@ const responses: Dialect = {
   encodeResponse: (ir, c) => encodeResponsesResponse(ir, { id: `resp_${compactId(c.requestId)}`, model: c.model, createdAt: c.created }),
   streamDecoder: responsesStreamDecoder,
   streamEncoder: (c) => responsesStreamEncoder({ id: `resp_${compactId(c.requestId)}`, model: c.model, createdAt: c.created }),
-  passthroughBody: withModel,
+  passthroughBody: responsesPassthroughBody,
   passthroughRelay: responsesPassthrough,
   passthroughJson: (text, c) =>
     checkedJson(
@@ -183,6 +229,7 @@ const responses: Dialect = {
       (b) => (b.usage ? readResponsesUsage(asObject(b.usage)) : null),
     ),
   errorStream: (error, c) => responsesStreamEncoder({ id: `resp_${compactId(c.requestId)}`, model: c.model, createdAt: c.created }).fail(error),
+  keepAlive: KEEPALIVE_FRAME,
 };
 
 /**
@@ -228,6 +275,8 @@ const generateContent: Dialect = {
     const out: Json = { ...body };
     delete out.models;
     delete out.model;
+    // A turn another model wrote, or a client that lost a signature, still has to pass Gemini 3's check.
+    out.contents = withStandInSignatures(body.contents);
     return out;
   },
   // Gemini streams have no end marker: the chunk with a finishReason is the last.
@@ -241,6 +290,9 @@ const generateContent: Dialect = {
     return { ok: true, body: text, usage: body.usageMetadata ? readGeminiUsage(asObject(body.usageMetadata)) : null };
   },
   errorStream: (error) => geminiErrorFrame(error),
+  // The SDK inside gemini-cli reads only a buffer that starts with `data: `: one comment line
+  // stalls the stream for good. An empty model turn is what it skips.
+  keepAlive: `data: ${JSON.stringify({ candidates: [{ content: { role: "model", parts: [] }, index: 0 }] })}\r\n\r\n`,
 };
 
 export const DIALECTS: Record<WireProtocol, Dialect> = { chat_completions: chat, messages, responses, generate_content: generateContent };

@@ -7,7 +7,6 @@ import { scrubSecrets } from "../log.ts";
 import { EMPTY_STREAM, type Frames, type StreamRelay } from "../protocols/relay.ts";
 import { ClientGone } from "../routing/failover.ts";
 import type { UpstreamFailure, UpstreamResponse } from "../upstream/client.ts";
-import { KEEPALIVE_FRAME } from "../upstream/sse.ts";
 
 export interface OpenStream {
   response: UpstreamResponse;
@@ -56,6 +55,8 @@ export interface StreamOutcome {
 
 export interface ClientStreamOptions {
   keepaliveMs: number;
+  /** The client protocol's way to fill a silence (Dialect.keepAlive). */
+  keepAliveFrame: string;
   /** Headers went out before the commit: start with a keep-alive so the client sees bytes. */
   early: boolean;
   /** Frame for failures that happen before anything could commit (early-headers mode). */
@@ -167,10 +168,10 @@ export function clientStream(pending: Promise<OpenStream>, options: ClientStream
     type: "direct",
     async pull(controller: ReadableStreamDirectController) {
       sink = controller;
-      if (options.early) write([KEEPALIVE_FRAME]);
+      if (options.early) write([options.keepAliveFrame]);
       keepalive = setInterval(
         () => {
-          if (!closed && performance.now() - lastWrite >= options.keepaliveMs) write([KEEPALIVE_FRAME]);
+          if (!closed && performance.now() - lastWrite >= options.keepaliveMs) write([options.keepAliveFrame]);
         },
         Math.max(50, Math.floor(options.keepaliveMs / 4)),
       );

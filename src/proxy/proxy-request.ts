@@ -38,6 +38,8 @@ export interface ProxyDeps {
   signal: AbortSignal;
   /** Renders a final error as the client protocol's terminal stream frame. */
   errorFrame: (error: BitRouterError) => string;
+  /** The client protocol's keep-alive (Dialect.keepAlive). */
+  keepAliveFrame: string;
 }
 
 const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" };
@@ -199,6 +201,7 @@ export async function proxyRequest(inbound: InboundRequest, resolution: Resoluti
     }
     const body = clientStream(pending, {
       keepaliveMs: deps.settings.keepaliveMs,
+      keepAliveFrame: deps.keepAliveFrame,
       early: first === "early",
       errorFrame: deps.errorFrame,
       onDone: (outcome, relay) => {

@@ -146,18 +146,18 @@ export function createApp(appDeps: AppDeps): Hono<AppEnv> {
 
   app.notFound((c) => {
     const error = new BitRouterError(404, "not_found_error", `no route ${c.req.method} ${c.req.path}`, { code: "route_not_found" });
-    return renderError(error, dialectFor(c.req.path), c.var.requestId);
+    return renderError(error, dialectFor(c.req.path, c.req.raw.headers), c.var.requestId);
   });
 
   app.onError((err, c) => {
     const requestId = c.var.requestId;
-    if (err instanceof BitRouterError) return renderError(err, dialectFor(c.req.path), requestId);
+    if (err instanceof BitRouterError) return renderError(err, dialectFor(c.req.path, c.req.raw.headers), requestId);
     // The client left while its chain was walked: nobody reads this answer, and it is not our fault.
     if (err instanceof ClientGone) return new Response(null, { status: 499 });
     // A body nested deeper than the engine can walk, met outside the proxy path (count_tokens).
-    if (isTooDeep(err)) return renderError(tooDeep(), dialectFor(c.req.path), requestId);
+    if (isTooDeep(err)) return renderError(tooDeep(), dialectFor(c.req.path, c.req.raw.headers), requestId);
     deps.log.error("unhandled error", { request_id: requestId, path: c.req.path, error: (err as Error).stack ?? String(err) });
-    return renderError(internalError(), dialectFor(c.req.path), requestId);
+    return renderError(internalError(), dialectFor(c.req.path, c.req.raw.headers), requestId);
   });
 
   return app;
@@ -177,8 +177,10 @@ async function summarizeHere(path: string, query: UsageQuery): Promise<SummaryRe
   }
 }
 
-export function dialectFor(path: string): ErrorDialect {
+/** The error shape a path's clients read; on /v1/models a client that authenticates Google's way is a Gemini client. */
+export function dialectFor(path: string, headers?: Headers): ErrorDialect {
   if (isGeminiPath(path)) return "google";
+  if (path.startsWith("/v1/models") && headers?.has("x-goog-api-key") && !headers.has("authorization")) return "google";
   return path.startsWith("/v1/messages") ? "anthropic" : "openai";
 }
 

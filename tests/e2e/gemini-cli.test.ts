@@ -35,7 +35,8 @@ beforeAll(async () => {
   const providers = (Object.entries(SOURCES) as [SourceId, string][])
     .map(([id, protocol]) => `  ${id}:\n    api_base: ${fakes[id].baseUrl}\n    api_key: key-for-${id}\n    api_protocol: ${protocol}\n    models: [{ id: m }]\n`)
     .join("");
-  bitrouter = await startBitRouter({ config: `server:\n  api_keys: [br-cli-key]\n  skip_auth: false\nproviders:\n${providers}` });
+  // Keep-alives after 1 s of silence, so that the slow-source test sees them.
+  bitrouter = await startBitRouter({ config: `server:\n  api_keys: [br-cli-key]\n  skip_auth: false\n  keepalive_secs: 1\nproviders:\n${providers}` });
   home = mkdtempSync(join(tmpdir(), "gemini-cli-home-"));
   mkdirSync(join(home, ".gemini"));
   writeFileSync(join(home, ".gemini", "settings.json"), JSON.stringify(SETTINGS));
@@ -101,4 +102,12 @@ describe("gemini-cli through BitRouter", () => {
       expect(run.stdout.trim()).toBe(`Hello from ${source}.`);
     }, 90_000);
   }
+
+  test("a source slower than the keep-alive interval: gemini-cli reads the keep-alives and then the answer", async () => {
+    for (const source of ["chatsrc", "gemsrc"] as const) {
+      fakes[source].reset();
+      const run = await gemini(`${source}:m`, "Say hello #fake:slow-first-token:2500");
+      expect({ source, code: run.code, stdout: run.stdout.trim(), stderr: run.code === 0 ? "" : run.stderr }).toEqual({ source, code: 0, stdout: `Hello from ${source}.`, stderr: "" });
+    }
+  }, 90_000);
 });

@@ -5,7 +5,7 @@
 // and its RetryInfo read as a Retry-After.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import Anthropic from "@anthropic-ai/sdk";
-import { GoogleGenAI } from "@google/genai";
+import { GoogleGenAI, Type } from "@google/genai";
 import OpenAI from "openai";
 import { type RunningBitRouter, startBitRouter } from "../support/bitrouter.ts";
 import { PER_REQUEST_FAILOVER } from "../support/config.ts";
@@ -35,6 +35,10 @@ providers:
   chatsrc:
     api_base: ${chat.baseUrl}
     models: [{ id: c }]
+  respsrc:
+    api_base: ${chat.baseUrl}
+    api_protocol: responses
+    models: [{ id: r }]
   gproxy:
     api_base: ${chat.baseUrl}
     models: [{ id: gp, compatibility: { chat_completions: { tool_schema: gemini } } }]
@@ -117,6 +121,64 @@ describe("thought signatures survive a round trip through every client protocol"
     ]);
   });
 
+  test("Claude Code's protocol, not streamed: the signature closes a thinking block with the thoughts", async () => {
+    const anthropic = new Anthropic({ apiKey: "client-key", baseURL: bitrouter.url, maxRetries: 0 });
+    const tools = [{ name: "get_weather", input_schema: WEATHER as Anthropic.Tool.InputSchema }, { name: "get_time", input_schema: TIME as Anthropic.Tool.InputSchema }];
+    const first = await anthropic.messages.create({ model: "gem:g", max_tokens: 1024, tools, messages: [{ role: "user", content: "Weather and time? #fake:tools" }] });
+    expect(first.content.map((b) => b.type)).toEqual(["thinking", "tool_use", "tool_use"]);
+    const signature = (first.content[0] as Anthropic.ThinkingBlock).signature;
+    expect(gemini.issuedSignatures.has(signature.replace(/^gemini:/, ""))).toBe(true);
+    const calls = first.content.filter((b) => b.type === "tool_use");
+    await anthropic.messages.create({
+      model: "gem:g",
+      max_tokens: 1024,
+      tools,
+      messages: [
+        { role: "user", content: "Weather and time? #fake:tools" },
+        { role: "assistant", content: first.content },
+        { role: "user", content: calls.map((c) => ({ type: "tool_result" as const, tool_use_id: c.id, content: "ok" })) },
+      ],
+    });
+    expect(firstCallSignature()).toBe(signature.replace(/^gemini:/, ""));
+  });
+
+  test("a Gemini source's calls get new ids in every answer (Anthropic refuses a history with one id twice)", async () => {
+    const anthropic = new Anthropic({ apiKey: "client-key", baseURL: bitrouter.url, maxRetries: 0 });
+    const ask = async () => (await anthropic.messages.create({ model: "gem:g", max_tokens: 100, tools: [{ name: "get_weather", input_schema: WEATHER as Anthropic.Tool.InputSchema }], messages: [{ role: "user", content: "#fake:tools" }] })).content.filter((b) => b.type === "tool_use").map((b) => b.id);
+    const [a, b] = [await ask(), await ask()];
+    expect(new Set([...a, ...b]).size).toBe(4);
+  });
+
+  test("once the conversation moves on from Gemini, its signatures stay behind: a Messages or Responses source never sees them", async () => {
+    const anthropic = new Anthropic({ apiKey: "client-key", baseURL: bitrouter.url, maxRetries: 0 });
+    await anthropic.messages.create({
+      model: "msgsrc:a",
+      max_tokens: 100,
+      messages: [
+        { role: "user", content: "hi" },
+        { role: "assistant", content: [{ type: "thinking", thinking: "hmm", signature: "gemini:GEMSIG" }, { type: "thinking", thinking: "mine", signature: "anthropic-own" }, { type: "text", text: "hello" }] },
+        { role: "user", content: "again" },
+      ],
+    });
+    const sent = messages.journal.at(-1)!;
+    expect(sent.body).not.toContain("GEMSIG");
+    expect(sent.body).toContain("anthropic-own");
+    const openai = new OpenAI({ apiKey: "client-key", baseURL: `${bitrouter.url}/v1`, maxRetries: 0 });
+    await openai.responses.create({
+      model: "respsrc:r",
+      input: [
+        { role: "user", content: "hi" },
+        { type: "reasoning", id: "rs_1", summary: [], encrypted_content: "gemini:GEMSIG" },
+        { type: "reasoning", id: "rs_2", summary: [], encrypted_content: "openai-own" },
+        { role: "user", content: "again" },
+      ],
+    });
+    const toResponses = chat.journal.at(-1)!;
+    expect(toResponses.path).toBe("/v1/responses");
+    expect(toResponses.body).not.toContain("GEMSIG");
+    expect(toResponses.body).toContain("openai-own");
+  });
+
   test("Codex's protocol: the signature rides in encrypted_content and comes back", async () => {
     const openai = new OpenAI({ apiKey: "client-key", baseURL: `${bitrouter.url}/v1`, maxRetries: 0 });
     const tools = [
@@ -182,6 +244,33 @@ describe("thought signatures survive a round trip through every client protocol"
 });
 
 describe("a Gemini client on any source", () => {
+  test("a history with a call another model wrote (no signature) reaches a Gemini source with Google's stand-in", async () => {
+    const response = await fetch(`${bitrouter.url}/v1beta/models/gem:g:generateContent`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        contents: [
+          { role: "user", parts: [{ text: "Weather?" }] },
+          { role: "model", parts: [{ functionCall: { id: "c1", name: "get_weather", args: { city: "Paris" } } }] },
+          { role: "user", parts: [{ functionResponse: { id: "c1", name: "get_weather", response: { output: "Sunny" } } }] },
+        ],
+      }),
+    });
+    expect(response.status).toBe(200);
+    expect(firstCallSignature()).toBe("skip_thought_signature_validator");
+  });
+
+  test("Google's own schema style (types in capitals, nullable) reaches other sources as JSON Schema", async () => {
+    const result = await new GoogleGenAI({ apiKey: "k", httpOptions: { baseUrl: bitrouter.url } }).models.generateContent({
+      model: "chatsrc:c",
+      contents: "hi",
+      config: { tools: [{ functionDeclarations: [{ name: "get_weather", parameters: { type: Type.OBJECT, properties: { city: { type: Type.STRING, nullable: true }, days: { type: Type.ARRAY, items: { type: Type.INTEGER } } }, required: ["city"] } }] }] },
+    });
+    expect(result.text).toBe("Hello from chatsrc.");
+    const sent = chat.journal.at(-1)!.json as { tools: { function: { parameters: unknown } }[] };
+    expect(sent.tools[0]!.function.parameters).toEqual({ type: "object", properties: { city: { type: ["string", "null"] }, days: { type: "array", items: { type: "integer" } } }, required: ["city"] });
+  });
+
   const genai = () => new GoogleGenAI({ apiKey: "client-key", httpOptions: { baseUrl: bitrouter.url, apiVersion: "v1beta" } });
 
   test("parallel function responses from a Gemini client reach a Messages source paired by id, not by position", async () => {
@@ -275,12 +364,18 @@ describe("a Gemini client on any source", () => {
     }
   });
 
-  test("Gemini's RetryInfo is its Retry-After", async () => {
+  test("Gemini's RetryInfo is its Retry-After, and a Gemini client gets one back", async () => {
     const response = await fetch(`${bitrouter.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "gem:g", messages: [{ role: "user", content: "hi #fake:status:429" }] }) });
     expect(response.status).toBe(429);
     // 34.4 s, longer than max_retry_wait_secs: not waited for, passed on rounded up.
     expect(response.headers.get("retry-after")).toBe("35");
     expect(gemini.journal).toHaveLength(1);
+    // A 429 from a Chat source to a Gemini client: gemini-cli reads RetryInfo, not the header.
+    const toGemini = await fetch(`${bitrouter.url}/v1beta/models/chatsrc:c:generateContent`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ contents: [{ parts: [{ text: "hi #fake:status:429:retry-after=7" }] }] }) });
+    expect(toGemini.status).toBe(429);
+    const body = (await toGemini.json()) as { error: { status: string; details: Record<string, unknown>[] } };
+    expect(body.error.status).toBe("RESOURCE_EXHAUSTED");
+    expect(body.error.details).toContainEqual({ "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: "7s" });
   });
 });
 
@@ -359,6 +454,14 @@ describe("the Gemini routes", () => {
     expect(listed.models[0]!.supportedGenerationMethods).toContain("streamGenerateContent");
     const one = (await (await fetch(`${bitrouter.url}/v1beta/models/c`)).json()) as { name: string };
     expect(one.name).toBe("models/c");
+    // What requests resolve, even when the list names it otherwise.
+    expect(((await (await fetch(`${bitrouter.url}/v1beta/models/gem:g`)).json()) as { name: string }).name).toBe("models/gem:g");
+    // @google/genai on /v1: a missing model in Google's envelope; ?key= read there too.
+    const missing = await fetch(`${bitrouter.url}/v1/models/nope`, { headers: { "x-goog-api-key": "k" } });
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({ error: { code: 404, status: "NOT_FOUND" } });
+    expect((await fetch(`${secured.url}/v1/models/c?key=br-secret-key`)).status).toBe(200);
+    expect((await fetch(`${secured.url}/v1/models/gem%3Ag%3AgenerateContent?key=br-secret-key`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ contents: [{ parts: [{ text: "hi" }] }] }) })).status).toBe(200);
     const google = (await (await fetch(`${bitrouter.url}/v1/models`, { headers: { "x-goog-api-key": "k" } })).json()) as { models?: unknown[] };
     expect(google.models).toBeDefined();
     const openai = (await (await fetch(`${bitrouter.url}/v1/models`)).json()) as { object?: string };
@@ -373,5 +476,12 @@ describe("the Gemini routes", () => {
     const estimated = await post(bitrouter, "/v1beta/models/chatsrc:c:countTokens", { body: JSON.stringify({ generateContentRequest: { contents: [{ role: "user", parts: [{ text: "x".repeat(400) }] }] } }) });
     expect(estimated.headers.get("x-bitrouter-token-count")).toBe("estimate");
     expect(((await estimated.json()) as { totalTokens: number }).totalTokens).toBeGreaterThan(100);
+    // A source's error that quotes the key it was sent reaches the client without it.
+    gemini.mode = "echo-key";
+    const refused = await post(bitrouter, "/v1beta/models/gem:g:countTokens");
+    expect(refused.status).toBe(400);
+    const text = await refused.text();
+    expect(text).toContain("API key not valid");
+    expect(text).not.toContain("AIza-source-key");
   });
 });

@@ -319,7 +319,9 @@ async function answer(fake: FakeUpstream, state: ConnState, method: string, path
   // Gemini: POST …/models/{model}:generateContent | :streamGenerateContent?alt=sse.
   const gemini = /\/models\/(.+):(generateContent|streamGenerateContent|countTokens)$/.exec(path);
   if (method === "POST" && gemini?.[2] === "countTokens") {
-    sendJson(state, 200, { totalTokens: fake.countTokens });
+    // `echo-key`: a source whose error quotes the key it was sent, as some do.
+    if (fake.mode === "echo-key") sendJson(state, 400, { error: { code: 400, message: `API key not valid: ${fake.journal.at(-1)?.headers["x-goog-api-key"]}`, status: "INVALID_ARGUMENT" } });
+    else sendJson(state, 200, { totalTokens: fake.countTokens });
     return true;
   }
   const wire: Wire | undefined = gemini ? "gemini" : path.endsWith("/chat/completions") ? "chat" : path.endsWith("/messages") ? "messages" : path.endsWith("/responses") ? "responses" : undefined;

@@ -294,3 +294,18 @@ test("the schema cleaner: Gemini's subset kept, the rest spelt its way or left o
   expect(geminiSchema({ allOf: [{ type: "object", properties: { a: { type: "string" } }, required: ["a"] }, { properties: { b: { type: "number" } } }] })).toEqual({ type: "object", properties: { a: { type: "string" }, b: { type: "number" } }, required: ["a"] });
   expect(geminiSchema("not a schema")).toEqual({});
 });
+
+test("a response without an id never takes a call that a later response claims by id", () => {
+  const ir = decodeGeminiRequest({
+    contents: [
+      { role: "model", parts: [{ functionCall: { id: "functions.Bash:0", name: "Bash", args: { c: "a" } } }, { functionCall: { name: "Bash", args: { c: "b" } } }] },
+      { role: "user", parts: [{ functionResponse: { name: "Bash", response: { output: "r2" } } }, { functionResponse: { id: "functions.Bash:0", name: "Bash", response: { error: "r1" } } }] },
+    ],
+  });
+  const callIds = ir.messages[0]!.content.map((p) => (p as { id: string }).id);
+  const resultIds = ir.messages[1]!.content.map((p) => (p as { callId: string }).callId);
+  expect(resultIds).toEqual([callIds[1]!, "functions.Bash:0"]);
+  // A bare string where an object belongs is the result's text, not "{}".
+  const plain = decodeGeminiRequest({ contents: [{ role: "user", parts: [{ functionResponse: { name: "f", response: "done" } }] }] });
+  expect(plain.messages[0]!.content[0]).toMatchObject({ type: "tool_result", content: [{ type: "text", text: "done" }] });
+});

@@ -12,14 +12,21 @@
 import { argumentsText, GEMINI_SIGNATURE, isBlank, parseArguments, type Part, type Request, type Response, type StopReason, type StreamDecoder, type StreamEncoder, type StreamEvent, type Tool, type ToolChoice, type Usage } from "../ir.ts";
 import { asArray, asNumber, asObject, asString, isObject, type Json, malformed, parseEventData } from "../json.ts";
 import { geminiErrorFrame } from "./errors.ts";
+import { jsonSchemaFromGemini } from "./schema.ts";
 
 export { GEMINI_SIGNATURE };
 
 // ── Requests ────────────────────────────────────────────────────────────────────────────
 
-/** A deterministic id for a call Gemini sent without one: the same turn gets the same id (prompt caches keep hitting). */
-export function geminiCallId(name: string, args: string, ordinal: number): string {
-  return `call_${Bun.hash(`${name}\u0000${args}\u0000${ordinal}`).toString(36)}`;
+/**
+ * A deterministic id for a call sent without one. In a client's history `salt` is empty: the
+ * same history gets the same ids (prompt caches keep hitting), and `ordinal` counts calls across
+ * the whole conversation, so a call repeated in a later turn differs. In a source's answer the
+ * salt is its responseId: the same call in two answers gets two ids (Anthropic refuses a
+ * history with a repeated tool_use id).
+ */
+export function geminiCallId(name: string, args: string, ordinal: number, salt = ""): string {
+  return `call_${Bun.hash(`${name}\u0000${args}\u0000${ordinal}\u0000${salt}`).toString(36)}`;
 }
 
 /**
@@ -38,6 +45,14 @@ export function decodeGeminiRequest(body: Json): Request {
   // Calls by name, oldest first, still waiting for their result: a response without an id
   // pairs with the earliest open call of its name, never with whatever sits at its position.
   const open = new Map<string, string[]>();
+  // Ids that a response claims by name: a response without an id never takes one of those.
+  const claimed = new Set<string>();
+  for (const item of asArray(body.contents)) {
+    for (const raw of asArray(asObject(item).parts)) {
+      const id = asString(asObject(field(asObject(raw), "functionResponse")).id);
+      if (id) claimed.add(id);
+    }
+  }
   let ordinal = 0;
   for (const item of asArray(body.contents)) {
     const content = asObject(item);
@@ -71,14 +86,14 @@ export function decodeGeminiRequest(body: Json): Request {
         const result = asObject(field(part, "functionResponse"));
         const name = asString(result.name) ?? "";
         const waiting = open.get(name) ?? [];
-        const id = asString(result.id) ?? waiting[0] ?? geminiCallId(name, "", -1);
+        const id = asString(result.id) ?? waiting.find((w) => !claimed.has(w)) ?? geminiCallId(name, "", -1);
         open.set(
           name,
           waiting.filter((w) => w !== id),
         );
         const response = asObject(result.response);
         const error = response.error !== undefined;
-        const output = response.output ?? response.result ?? response.content ?? response.error;
+        const output = typeof result.response === "string" ? result.response : (response.output ?? response.result ?? response.content ?? response.error);
         const text = typeof output === "string" ? output : JSON.stringify(output ?? response);
         parts.push({ type: "tool_result", callId: id, content: [{ type: "text", text }], ...(error ? { isError: true } : {}) });
       }
@@ -92,12 +107,13 @@ export function decodeGeminiRequest(body: Json): Request {
       return {
         name: asString(decl.name) ?? "",
         ...(asString(decl.description) ? { description: asString(decl.description) } : {}),
-        parameters: asObject(field(decl, "parametersJsonSchema") ?? decl.parameters),
+        // `parameters` is Google's own Schema (OpenAPI subset, `type: "OBJECT"`); the other field is JSON Schema.
+        parameters: field(decl, "parametersJsonSchema") !== undefined ? asObject(field(decl, "parametersJsonSchema")) : jsonSchemaFromGemini(decl.parameters),
       };
     }),
   );
 
-  const schema = field(generation, "responseJsonSchema") ?? field(generation, "responseSchema");
+  const schema = field(generation, "responseJsonSchema") ?? (field(generation, "responseSchema") !== undefined ? jsonSchemaFromGemini(field(generation, "responseSchema")) : undefined);
   const effort = asString(field(thinking, "thinkingLevel"))?.toLowerCase();
   const budget = asNumber(field(thinking, "thinkingBudget"));
   return {
@@ -113,7 +129,7 @@ export function decodeGeminiRequest(body: Json): Request {
     temperature: asNumber(generation.temperature),
     topP: asNumber(field(generation, "topP")),
     topK: asNumber(field(generation, "topK")),
-    stop: asArray(field(generation, "stopSequences")).filter((s): s is string => typeof s === "string"),
+    stop: stopSequences(field(generation, "stopSequences")),
     seed: asNumber(generation.seed),
     presencePenalty: asNumber(field(generation, "presencePenalty")),
     frequencyPenalty: asNumber(field(generation, "frequencyPenalty")),
@@ -122,6 +138,11 @@ export function decodeGeminiRequest(body: Json): Request {
     responseFormat: field(generation, "responseMimeType") === "application/json" ? (schema !== undefined ? { type: "json_schema", schema } : { type: "json_object" }) : undefined,
     stream: false,
   };
+}
+
+function stopSequences(value: unknown): string[] | undefined {
+  const stops = asArray(value).filter((s): s is string => typeof s === "string");
+  return stops.length > 0 ? stops : undefined;
 }
 
 function toolChoiceOf(config: Json): ToolChoice | undefined {
@@ -194,6 +215,26 @@ function signedCalls(parts: Json[]): Json[] {
 }
 
 /**
+ * A Gemini client's own contents, for a Gemini source: each model turn whose first call has no
+ * signature gets the stand-in; the rest is kept as it came (copied only where it changes).
+ */
+export function withStandInSignatures(contents: unknown): unknown {
+  if (!Array.isArray(contents)) return contents;
+  let changed = false;
+  const out = contents.map((item) => {
+    if (!isObject(item) || item.role !== "model" || !Array.isArray(item.parts)) return item;
+    const index = item.parts.findIndex((p) => isObject(p) && field(p, "functionCall") !== undefined);
+    const part = item.parts[index] as Json | undefined;
+    if (!part || field(part, "thoughtSignature") !== undefined) return item;
+    changed = true;
+    const parts = [...item.parts];
+    parts[index] = { ...part, thoughtSignature: UNKNOWN_SIGNATURE };
+    return { ...item, parts };
+  });
+  return changed ? out : contents;
+}
+
+/**
  * Gemini parts being built: a signature waits for the part after it (where Gemini wants it), and
  * one with nothing after it goes out on an empty part.
  */
@@ -226,9 +267,11 @@ function encodeParts(content: Part[], names: Map<string, string>): Json[] {
         if (!isBlank(p.text)) out.push({ text: p.text });
         break;
       case "reasoning": {
+        // A signed thinking block holds the thoughts and, last, the signature of the part after
+        // them (Gemini sent it there): the thoughts go first, the signature rides on what follows.
+        if (!isBlank(p.text)) out.push({ text: p.text, thought: true });
         const own = ownSignature(p.signature);
         if (own) out.sign(own);
-        if (!isBlank(p.text)) out.push({ text: p.text, thought: true });
         break;
       }
       case "image":
@@ -279,6 +322,13 @@ export function readGeminiUsage(meta: Json): Usage {
   return usage;
 }
 
+/** A stream chunk's counts: Gemini repeats the prompt's on every chunk, the output's only once it has some. */
+function partialUsage(meta: Json): Partial<Usage> {
+  const usage: Partial<Usage> = readGeminiUsage(meta);
+  if (meta.candidatesTokenCount === undefined && meta.thoughtsTokenCount === undefined) delete usage.outputTokens;
+  return usage;
+}
+
 export function writeGeminiUsage(usage: Usage): Json {
   const thoughts = usage.reasoningTokens ?? 0;
   const candidates = Math.max(0, usage.outputTokens - thoughts);
@@ -293,6 +343,7 @@ export function writeGeminiUsage(usage: Usage): Json {
 
 export function decodeGeminiResponse(body: Json): Response {
   const candidate = asObject(asArray(body.candidates)[0]);
+  const salt = asString(body.responseId) ?? crypto.randomUUID();
   const content: Part[] = [];
   let ordinal = 0;
   for (const raw of asArray(asObject(candidate.content).parts)) {
@@ -305,7 +356,7 @@ export function decodeGeminiResponse(body: Json): Response {
     } else if (isObject(part.functionCall)) {
       const name = asString(part.functionCall.name) ?? "";
       const args = argumentsText(part.functionCall.args) ?? "{}";
-      content.push({ type: "tool_call", id: asString(part.functionCall.id) ?? geminiCallId(name, args, ordinal), name, arguments: args });
+      content.push({ type: "tool_call", id: asString(part.functionCall.id) ?? geminiCallId(name, args, ordinal, salt), name, arguments: args });
       ordinal++;
     }
   }
@@ -358,6 +409,7 @@ export function encodeGeminiResponse(ir: Response, context: GeminiContext): Json
 export function geminiStreamDecoder(): StreamDecoder {
   let calls = 0;
   let finished = false;
+  let salt: string | undefined;
   return {
     decode(_event, data) {
       const chunk = parseEventData(data);
@@ -377,11 +429,12 @@ export function geminiStreamDecoder(): StreamDecoder {
         } else if (isObject(part.functionCall)) {
           const name = asString(part.functionCall.name) ?? "";
           const args = argumentsText(part.functionCall.args) ?? "{}";
-          events.push({ type: "tool_call", index: calls, id: asString(part.functionCall.id) ?? geminiCallId(name, args, calls), name, arguments: args });
+          salt ??= asString(chunk.responseId) ?? crypto.randomUUID();
+          events.push({ type: "tool_call", index: calls, id: asString(part.functionCall.id) ?? geminiCallId(name, args, calls, salt), name, arguments: args });
           calls++;
         }
       }
-      if (isObject(chunk.usageMetadata)) events.push({ type: "usage", usage: readGeminiUsage(chunk.usageMetadata) });
+      if (isObject(chunk.usageMetadata)) events.push({ type: "usage", usage: partialUsage(chunk.usageMetadata) });
       const blocked = asArray(chunk.candidates).length === 0 && asString(asObject(chunk.promptFeedback).blockReason) !== undefined;
       const reason = blocked ? "SAFETY" : asString(candidate.finishReason);
       if (reason && !finished) {

@@ -38,6 +38,9 @@ export function googleStatus(http: number): string {
 /** The error body; BitRouter's own code and the attempts ride along in `details`, as Google's ErrorInfo does. */
 export function geminiErrorBody(error: BitRouterError): { error: Record<string, unknown> } {
   const details: unknown[] = [];
+  // Gemini clients (gemini-cli) read when to retry from a RetryInfo detail, not the header.
+  const retryAfter = Number(error.headers["retry-after"]);
+  if (retryAfter > 0) details.push({ "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: `${retryAfter}s` });
   if (error.code) {
     details.push({ "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason: error.code, domain: "bitrouter", metadata: error.param ? { param: error.param } : {} });
   }

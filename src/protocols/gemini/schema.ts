@@ -93,3 +93,33 @@ function withoutRef(node: Json): Json {
   delete rest.$ref;
   return rest;
 }
+
+/**
+ * Google's Schema (what a Gemini client sends as `parameters` or `responseSchema`: OpenAPI 3.0
+ * subset, types in capitals, `nullable`) → JSON Schema, which the other protocols' sources take.
+ * Unknown keywords pass on untouched.
+ */
+export function jsonSchemaFromGemini(schema: unknown): Json {
+  if (!isObject(schema)) return {};
+  const out: Json = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (key === "type" && typeof value === "string") {
+      if (value.toUpperCase() !== "TYPE_UNSPECIFIED") out.type = value.toLowerCase();
+    } else if (key === "properties" && isObject(value)) {
+      out.properties = Object.fromEntries(Object.entries(value).map(([name, sub]) => [name, jsonSchemaFromGemini(sub)]));
+    } else if (key === "items" && isObject(value)) {
+      out.items = jsonSchemaFromGemini(value);
+    } else if (key === "anyOf" && Array.isArray(value)) {
+      out.anyOf = value.map(jsonSchemaFromGemini);
+    } else if (key === "propertyOrdering" || key === "nullable") {
+      // Gemini's own: ordering has no JSON Schema keyword; nullable is folded into the type below.
+    } else {
+      out[key] = value;
+    }
+  }
+  if (schema.nullable === true) {
+    if (typeof out.type === "string") out.type = [out.type, "null"];
+    else if (Array.isArray(out.anyOf)) out.anyOf = [...out.anyOf, { type: "null" }];
+  }
+  return out;
+}

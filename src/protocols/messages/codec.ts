@@ -226,15 +226,37 @@ export function decodeMessagesResponse(body: Json): Response {
   };
 }
 
+/**
+ * An answer's blocks for a Messages client. A Gemini signature is the client's to keep and send
+ * back (it never reaches Anthropic: encodePart drops it there): it closes a thinking block with
+ * the thoughts before it, as the stream encoder writes it. Unsigned thoughts are left out.
+ */
+function answerBlocks(content: Part[]): Json[] {
+  const blocks: Json[] = [];
+  let thoughts = "";
+  for (const part of content) {
+    if (part.type === "reasoning" && !part.redactedData && !part.signature) {
+      thoughts += part.text;
+      continue;
+    }
+    if (part.type === "reasoning" && part.signature?.startsWith(GEMINI_SIGNATURE)) {
+      blocks.push({ type: "thinking", thinking: thoughts + part.text, signature: part.signature });
+      thoughts = "";
+      continue;
+    }
+    const block = encodePart(part);
+    if (block) blocks.push(block);
+  }
+  return blocks;
+}
+
 export function encodeMessagesResponse(ir: Response, context: { id: string; model: string }): Json {
   return {
     id: context.id,
     type: "message",
     role: "assistant",
     model: context.model,
-    content: withCallIds(ir.content, (n) => `toolu_${context.id.replace(/^msg_/, "").slice(-24)}_${n}`)
-      .map(encodePart)
-      .filter((b): b is Json => b !== null),
+    content: answerBlocks(withCallIds(ir.content, (n) => `toolu_${context.id.replace(/^msg_/, "").slice(-24)}_${n}`)),
     stop_reason: STOP_OUT[ir.stopReason],
     stop_sequence: null,
     usage: writeMessagesUsage(ir.usage),

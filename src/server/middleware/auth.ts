@@ -5,7 +5,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { createMiddleware } from "hono/factory";
 import { BitRouterError } from "../../errors.ts";
 import type { AppEnv } from "../app.ts";
-import { isGeminiPath } from "../routes/gemini.ts";
+import { acceptsQueryKey } from "../routes/gemini.ts";
 
 export function inboundAuth() {
   // The configured keys' digests, once per key list (a reload brings a new list).
@@ -21,7 +21,7 @@ export function inboundAuth() {
   return createMiddleware<AppEnv>(async (c, next) => {
     const settings = c.var.registry.settings;
     if (settings.skipAuth) return next();
-    const presented = presentedKey(c.req.raw.headers) ?? (isGeminiPath(c.req.path) || c.req.path === "/v1/models" ? c.req.query("key")?.trim() || undefined : undefined);
+    const presented = presentedKey(c.req.raw.headers) ?? (acceptsQueryKey(c.req.path) ? c.req.query("key")?.trim() || undefined : undefined);
     if (presented === undefined) {
       throw new BitRouterError(401, "authentication_error", "missing API key: send 'Authorization: Bearer <key>', 'x-api-key: <key>' or 'x-goog-api-key: <key>'", { code: "missing_api_key" });
     }

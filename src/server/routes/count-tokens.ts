@@ -15,6 +15,7 @@ import { asObject, isObject, type Json } from "../../protocols/json.ts";
 import { type Candidate, resolveModel } from "../../routing/resolve.ts";
 import { passedResponseHeaders, upstreamRequestHeaders } from "../../upstream/headers.ts";
 import { UpstreamFailure } from "../../upstream/client.ts";
+import { scrubSecrets } from "../../log.ts";
 import type { AppDeps, AppEnv } from "../app.ts";
 import { readJsonObject } from "../request-body.ts";
 
@@ -78,7 +79,9 @@ async function forward(c: Context<AppEnv>, deps: AppDeps, candidate: Candidate, 
       return null;
     }
     const answerHeaders = passedResponseHeaders(response.headers, new Headers({ "content-type": "application/json", "x-bitrouter-provider": candidate.source.id }));
-    return new Response(text, { status: response.status, headers: answerHeaders });
+    // A source's error may quote the key it was sent; the client never sees it.
+    const body = response.status >= 200 && response.status < 300 ? text : scrubSecrets(text, account.apiKey ?? candidate.source.apiKey);
+    return new Response(body, { status: response.status, headers: answerHeaders });
   } catch (err) {
     if (!(err instanceof UpstreamFailure) && !(err instanceof BitRouterError)) throw err;
     log.warn("count_tokens forward failed; estimating", { request_id: c.var.requestId, provider: candidate.source.id, error: err.message });

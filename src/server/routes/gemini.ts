@@ -12,6 +12,7 @@ import type { AppEnv, RouteDeps } from "../app.ts";
 import { countGeminiTokens } from "./count-tokens.ts";
 import { handleInference } from "./inference.ts";
 import { listModels, type ModelListing } from "./models.ts";
+import { resolveModel } from "../../routing/resolve.ts";
 
 const METHODS = ["generateContent", "streamGenerateContent", "countTokens"];
 
@@ -21,7 +22,7 @@ export function geminiRoutes(deps: RouteDeps): Hono<AppEnv> {
   routes.get("/models/*", (c, next) => {
     if (!speaksGoogle(c)) return next();
     const name = modelPath(c);
-    const listing = listModels(c.var.registry).find((m) => m.id === name);
+    const listing = listModels(c.var.registry).find((m) => m.id === name) ?? resolvedListing(c, name);
     if (!listing) throw new BitRouterError(404, "not_found_error", `model '${name}' is not served here; GET /v1beta/models lists what is`, { code: "model_not_found" });
     return c.json(geminiModel(listing));
   });
@@ -43,6 +44,17 @@ export function geminiRoutes(deps: RouteDeps): Hono<AppEnv> {
   return routes;
 }
 
+/** A name the list does not hold but requests resolve (`provider:model`), listed as what serves it. */
+function resolvedListing(c: Context<AppEnv>, name: string): ModelListing | undefined {
+  try {
+    const { candidates } = resolveModel(c.var.registry, name, "generate_content");
+    if (candidates.length === 0) return undefined;
+    return { id: name, object: "model", created: c.var.registry.builtAt, owned_by: candidates[0]!.source.id, providers: [...new Set(candidates.map((k) => k.source.id))] };
+  } catch {
+    return undefined;
+  }
+}
+
 /** A Gemini client: on /v1beta always; on /v1 when it authenticates Google's way. */
 function speaksGoogle(c: Context<AppEnv>): boolean {
   return c.req.path.startsWith("/v1beta/") || c.req.header("x-goog-api-key") !== undefined || c.req.query("key") !== undefined;
@@ -50,7 +62,12 @@ function speaksGoogle(c: Context<AppEnv>): boolean {
 
 /** Whether a path is one of Google's (errors there are rendered in Google's shape). */
 export function isGeminiPath(path: string): boolean {
-  return path.startsWith("/v1beta/") || /^\/v1\/models\/.+:[A-Za-z]+$/.test(path);
+  return path.startsWith("/v1beta/") || /^\/v1\/models\/.+(?::|%3A)[A-Za-z]+$/i.test(path);
+}
+
+/** Paths where Google's `?key=` is read: the Gemini routes, and /v1's model list and models (Google's too). */
+export function acceptsQueryKey(path: string): boolean {
+  return isGeminiPath(path) || path === "/v1/models" || path.startsWith("/v1/models/");
 }
 
 function modelPath(c: Context<AppEnv>): string {

@@ -108,5 +108,6 @@ export async function handleInference(c: Context<AppEnv>, deps: RouteDeps, proto
     onStream: deps.metrics.stream,
     signal: c.req.raw.signal,
     errorFrame: (error) => DIALECTS[protocol].errorStream(error, clientContext(inbound)),
+    keepAliveFrame: DIALECTS[protocol].keepAlive,
   });
 }
