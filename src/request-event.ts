@@ -17,8 +17,8 @@ export interface RequestEvent {
   status: number;
   /** Upstream attempts made, retries included. */
   attempts: number;
-  /** The attempts that failed, in order. */
-  failed: { provider: string; status: number | null }[];
+  /** The attempts that failed, in order, with the short reason the log gives (never a secret). */
+  failed: { provider: string; model?: string; account?: string; status: number | null; reason?: string }[];
   /** Who answered, when someone did. */
   served?: {
     provider: string;

@@ -79,7 +79,7 @@ export async function proxyRequest(inbound: InboundRequest, resolution: Resoluti
       requested: inbound.requestedModel,
       signal: deps.signal,
       onFailure: (failed) => {
-        failedAttempts.push({ provider: failed.provider, status: failed.status });
+        failedAttempts.push({ provider: failed.provider, model: failed.model, ...(failed.account !== undefined ? { account: failed.account } : {}), status: failed.status, reason: failed.reason });
         deps.log.warn("attempt failed", { request_id: inbound.requestId, provider: failed.provider, model: failed.model, account: failed.account, status: failed.status, reason: failed.reason });
       },
       // A pause before a retry is time spent on the source's account, not BitRouter's.

@@ -18,14 +18,17 @@ import { zValidator } from "@hono/zod-validator";
 import type { Ledger } from "../ledger/ledger.ts";
 import { toUsageQuery, usageQuerySchema } from "../ledger/query.ts";
 import type { SummaryResult } from "../ledger/summary-process.ts";
-import { openUsageStore, type UsageQuery } from "../ledger/store.ts";
+import { openUsageStore, type UsageQuery, type UsageSummary } from "../ledger/store.ts";
+import { existsSync } from "node:fs";
 import { createMetrics, type Metrics } from "../metrics/metrics.ts";
 import type { RequestEventSink } from "../request-event.ts";
 import { inboundAuth } from "./middleware/auth.ts";
 import { type ErrorDialect, internalError, renderError } from "./render-error.ts";
 import { countTokens } from "./routes/count-tokens.ts";
 import { handleInference } from "./routes/inference.ts";
+import { dashboardPages, liveTail } from "./routes/dashboard.tsx";
 import { geminiRoutes, isGeminiPath } from "./routes/gemini.ts";
+import { createLiveFeed, type LiveFeed } from "../live/feed.ts";
 import { modelsRoutes } from "./routes/models.ts";
 
 export interface AppDeps {
@@ -41,6 +44,8 @@ export interface AppDeps {
   now?: () => number;
   /** The usage ledger (absent: an in-process test). */
   ledger?: Ledger;
+  /** The dashboard's live tail (default: a fresh one). */
+  live?: LiveFeed;
   /** Summarises the ledger for GET /bitrouter/usage (the server: in a child process; default: here). */
   summarizeUsage?: (path: string, query: UsageQuery) => Promise<SummaryResult>;
 }
@@ -67,9 +72,11 @@ export function createApp(appDeps: AppDeps): Hono<AppEnv> {
   const now = appDeps.now ?? Date.now;
   const state = appDeps.state ?? createMemoryState({ now });
   const metrics = createMetrics({ state, registry: appDeps.registry, now });
+  const live = appDeps.live ?? createLiveFeed();
   const onFinished: RequestEventSink = (event) => {
     appDeps.ledger?.record(event);
     metrics.observe(event);
+    live.record(event);
   };
   const deps: RouteDeps = { ...appDeps, state, plans: createPlanObserver(state, now), now, startedAt: now(), metrics, onFinished };
   const newRequestId = deps.newRequestId ?? (() => crypto.randomUUID());
@@ -102,6 +109,8 @@ export function createApp(appDeps: AppDeps): Hono<AppEnv> {
   });
 
   app.get("/health", (c) => c.json({ status: "ok" }));
+  // The dashboard's page and assets: before the API's auth (they hold no data; see dashboard.tsx).
+  app.route("/", dashboardPages());
   app.use("/v1/*", inboundAuth());
   app.use("/v1beta/*", inboundAuth());
   app.use("/bitrouter/*", inboundAuth());
@@ -114,6 +123,7 @@ export function createApp(appDeps: AppDeps): Hono<AppEnv> {
     const explanation = explainRoute(c.var.registry, model, protocol, deps.state, deps.now(), c.req.query("session") || undefined);
     return c.json(explanation, explanation.error ? (explanation.error.status as 404) : 200);
   });
+  app.get("/bitrouter/live", (c) => liveTail(c, live));
   // `bitrouter status` over HTTP: sources and accounts, targets on record, plan windows.
   app.get("/bitrouter/status", (c) => c.json(statusReport(c.var.registry, deps.state, deps.now(), deps.startedAt)));
   app.get("/bitrouter/usage", zValidator("query", usageQuerySchema, (result) => {
@@ -129,6 +139,9 @@ export function createApp(appDeps: AppDeps): Hono<AppEnv> {
       throw new BitRouterError(404, "not_found_error", "the usage ledger is off here (usage: false in the config)", { code: "ledger_off" });
     }
     deps.ledger.flush();
+    // Nothing recorded yet (a fresh home): an empty summary, not an error, so a dashboard opened
+    // before the first request shows zeros.
+    if (!existsSync(deps.ledger.path)) return c.json(emptySummary(parsed.query));
     const result = await (deps.summarizeUsage ?? summarizeHere)(deps.ledger.path, parsed.query);
     if (!result.ok) throw new BitRouterError(503, "upstream_error", `the usage ledger cannot be read: ${result.reason}`, { code: "ledger_unavailable" });
     return c.json(result.summary);
@@ -161,6 +174,15 @@ export function createApp(appDeps: AppDeps): Hono<AppEnv> {
   });
 
   return app;
+}
+
+function emptySummary(query: UsageQuery): UsageSummary {
+  const store = openUsageStore(":memory:");
+  try {
+    return store.summarize(query);
+  } finally {
+    store.close();
+  }
 }
 
 /** The ledger summarised in this process (tests; the server uses a child process). */

@@ -4,11 +4,11 @@
 // over; a conversation keeps its account; nothing is refused without an attempt; and `status`
 // and `route` show it all. Resets and cooldowns are seconds long, so the tests wait for them.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type RunningBitRouter, runBitRouter, startBitRouter } from "../support/bitrouter.ts";
 import { type FakeUpstream, startFakeUpstream } from "../support/fake-upstream.ts";
+import { claudeHeaders, nowSecs, withLogins } from "../support/plans.ts";
 
 let local: FakeUpstream;
 let hosted: FakeUpstream;
@@ -27,24 +27,8 @@ afterAll(async () => {
   for (const s of [local, hosted, claudeApi, codexApi]) s.stop();
 });
 
-const nowSecs = () => Math.floor(Date.now() / 1000);
-
 function planEnv(): Record<string, string> {
   return { BITROUTER_ANTHROPIC_API_BASE: claudeApi.baseUrl, BITROUTER_OPENAI_CODEX_API_BASE: codexApi.baseUrl, HOSTED_KEY: "sk-hosted-0123456789" };
-}
-
-/** A BITROUTER_HOME with these plan logins (label → access token), valid for an hour. */
-function withLogins(logins: { anthropic?: Record<string, string>; "openai-codex"?: Record<string, string> }): string {
-  const dir = mkdtempSync(join(tmpdir(), "bitrouter-health-"));
-  mkdirSync(join(dir, ".bitrouter"), { recursive: true });
-  const file: Record<string, Record<string, object>> = {};
-  for (const [plan, labels] of Object.entries(logins)) {
-    file[plan] = Object.fromEntries(
-      Object.entries(labels).map(([label, token]) => [label, { type: "oauth", access_token: token, refresh_token: `rt-${token}`, expires_at: nowSecs() + 3600, account: { email: `${label}@example.com`, plan: "max" } }]),
-    );
-  }
-  writeFileSync(join(dir, ".bitrouter", "credentials.json"), JSON.stringify(file), { mode: 0o600 });
-  return dir;
 }
 
 async function start(config: string, dir?: string): Promise<RunningBitRouter> {
@@ -160,20 +144,6 @@ models:
       - { provider: anthropic, service_id: claude-sonnet-4-5 }
       - { provider: hosted, service_id: claude-sonnet-4-5 }
 `;
-
-function claudeHeaders(utilization: number, resetSecs: number, verdict = "allowed"): Record<string, string> {
-  return {
-    "anthropic-ratelimit-unified-status": verdict,
-    "anthropic-ratelimit-unified-reset": String(resetSecs),
-    "anthropic-ratelimit-unified-representative-claim": "five_hour",
-    "anthropic-ratelimit-unified-5h-utilization": String(utilization),
-    "anthropic-ratelimit-unified-5h-reset": String(resetSecs),
-    "anthropic-ratelimit-unified-5h-status": verdict,
-    "anthropic-ratelimit-unified-7d-utilization": "0.31",
-    "anthropic-ratelimit-unified-7d-reset": String(nowSecs() + 5 * 86400),
-    "anthropic-ratelimit-unified-7d-status": "allowed",
-  };
-}
 
 describe("plan windows move work off a plan before it runs out, and back when it resets", () => {
   test("Claude at 96 %: the next request goes to the API source without touching the plan; back to the plan after the reset", async () => {

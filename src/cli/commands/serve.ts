@@ -167,7 +167,8 @@ export function banner(registry: Registry, url: URL): string {
   const lines = [`bitrouter ${VERSION}`];
   lines.push(`config:  ${registry.configPath ?? "built-in defaults (no config file found)"}`);
   const base = url.href.replace(/\/$/, "");
-  lines.push(`listen:  ${base}  (OpenAI base URL ${base}/v1, Anthropic base URL ${base})`);
+  lines.push(`listen:  ${base}  (OpenAI base URL ${base}/v1, Anthropic and Gemini base URL ${base})`);
+  lines.push(`dashboard: ${base}/`);
   lines.push(`auth:    ${registry.settings.skipAuth ? "off (skip_auth)" : `API key required (${registry.settings.apiKeys.length} configured)`}`);
   lines.push("sources:");
   const width = Math.max(...[...registry.sources.keys()].map((id) => id.length));

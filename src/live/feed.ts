@@ -1,0 +1,78 @@
+// The live tail behind the dashboard (SPEC §19): the last requests, kept in memory, and a
+// fan-out to whoever is watching. Fed by the same RequestEvent as the ledger and the metrics;
+// nothing here blocks the request path (a watcher that cannot keep up is dropped, not waited on).
+import { type Buckets, bucketsOf } from "../ledger/prices.ts";
+import type { RequestEvent } from "../request-event.ts";
+
+/** One finished request as the dashboard shows it. Times in ms; `at` since the epoch. */
+export interface LiveEntry {
+  id: string;
+  at: number;
+  protocol: string;
+  model: string;
+  stream: boolean;
+  status: number;
+  served: { provider: string; account: string; model: string; kind: string } | null;
+  failovers: { provider: string; model: string | null; account: string | null; status: number | null; reason: string }[];
+  tokens: Buckets | null;
+  ttftMs: number | null;
+  durationMs: number;
+}
+
+export interface LiveFeed {
+  record(event: RequestEvent): void;
+  /** The kept entries, oldest first. */
+  recent(): LiveEntry[];
+  /** Calls `watcher` with each new entry until the returned function is called; null when full. */
+  watch(watcher: (entry: LiveEntry) => void): (() => void) | null;
+}
+
+export interface LiveFeedOptions {
+  /** Entries kept for a page that opens now (default 200). */
+  capacity?: number;
+  /** Pages watching at once (default 32): each costs a little per request. */
+  maxWatchers?: number;
+}
+
+export function createLiveFeed(options: LiveFeedOptions = {}): LiveFeed {
+  const capacity = options.capacity ?? 200;
+  const maxWatchers = options.maxWatchers ?? 32;
+  const ring: LiveEntry[] = [];
+  let next = 0;
+  const watchers = new Set<(entry: LiveEntry) => void>();
+  return {
+    record(event) {
+      const entry = liveEntry(event);
+      if (ring.length < capacity) ring.push(entry);
+      else ring[next] = entry;
+      next = (next + 1) % capacity;
+      for (const watcher of watchers) watcher(entry);
+    },
+    recent() {
+      return ring.length < capacity ? [...ring] : [...ring.slice(next), ...ring.slice(0, next)];
+    },
+    watch(watcher) {
+      if (watchers.size >= maxWatchers) return null;
+      watchers.add(watcher);
+      return () => watchers.delete(watcher);
+    },
+  };
+}
+
+export function liveEntry(event: RequestEvent): LiveEntry {
+  const usage = event.usage;
+  return {
+    id: event.requestId,
+    at: event.at,
+    protocol: event.protocol,
+    model: event.requestedModel,
+    stream: event.stream,
+    status: event.status,
+    served: event.served ? { provider: event.served.provider, account: event.served.account, model: event.served.upstreamModel, kind: event.served.kind } : null,
+    failovers: event.failed.map((f) => ({ provider: f.provider, model: f.model ?? null, account: f.account ?? null, status: f.status, reason: f.reason ?? (f.status === null ? "no answer" : `HTTP ${f.status}`) })),
+    // The ledger's five buckets: uncached input apart from cache reads and writes.
+    tokens: usage ? bucketsOf(usage) : null,
+    ttftMs: event.ttftMs ?? null,
+    durationMs: event.durationMs,
+  };
+}
