@@ -4,13 +4,13 @@
 // characters, Anthropic 256). A renamed tool is renamed back in the answer, so the client sees
 // only its own names. Ids, media types, temperature and efforts are fitted inside each codec,
 // where the target's field is written.
+import type { Protocol } from "../config/schema.ts";
 import { createHash } from "node:crypto";
-import type { WireProtocol } from "./dialects.ts";
 import type { Part, Request, StreamDecoder, Response } from "./ir.ts";
 
 const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 // Gemini has no end-user field: nothing to fit.
-const USER_LIMIT: Record<WireProtocol, number> = { chat_completions: 64, responses: 64, messages: 256, generate_content: Number.POSITIVE_INFINITY };
+const USER_LIMIT: Record<Protocol, number> = { chat_completions: 64, responses: 64, messages: 256, generate_content: Number.POSITIVE_INFINITY };
 
 export interface FittedRequest {
   ir: Request;
@@ -36,7 +36,7 @@ function fitId(value: string | undefined, limit: number): string | undefined {
   return `h_${digest(value, Math.min(62, limit - 2))}`;
 }
 
-export function fitRequest(ir: Request, target: WireProtocol): FittedRequest {
+export function fitRequest(ir: Request, target: Protocol): FittedRequest {
   const renamed = new Map<string, string>();
   const fit = (name: string) => {
     const sent = fitToolName(name);

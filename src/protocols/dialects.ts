@@ -48,11 +48,8 @@ import {
   withStandInSignatures,
 } from "./gemini/codec.ts";
 import { geminiErrorFrame } from "./gemini/errors.ts";
-import { GEMINI_SIGNATURE } from "./ir.ts";
+import { isGeminiSignature } from "./ir.ts";
 import type { BitRouterError } from "../errors.ts";
-
-/** Every protocol BitRouter speaks, in and out. */
-export type WireProtocol = Protocol;
 
 /** Who the answer is for: ids in the client protocol's style, the model it asked for. */
 export interface ClientContext {
@@ -80,9 +77,10 @@ export type DecodedJson = { ok: true; body: string; usage: Usage | null } | { ok
 export interface Dialect {
   decodeRequest(body: Json): Request;
   encodeRequest(ir: Request, options: EncodeOptions): Json;
-  decodeResponse(body: Json): Response;
+  /** `salt`: this attempt's own, for ids a source left out (Gemini's calls) to be new in every answer. */
+  decodeResponse(body: Json, salt?: string): Response;
   encodeResponse(ir: Response, context: ClientContext): Json;
-  streamDecoder(): StreamDecoder;
+  streamDecoder(salt?: string): StreamDecoder;
   streamEncoder(context: ClientContext): StreamEncoder;
   /** Same protocol on both sides: the client's body with the upstream model and our extensions removed. */
   passthroughBody(body: Json, model: string): Json;
@@ -107,29 +105,23 @@ function withModel(body: Json, model: string): Json {
  * slots; the same protocol's source (Anthropic, OpenAI) would refuse them. Left out of a
  * pass-through body, copying only what changes. Cheap when there are none: one look per block.
  */
-function withoutGeminiSignatures(list: unknown, foreign: (item: unknown) => boolean, inner?: (item: Json) => Json | null): unknown {
+function withoutGeminiSignatures(list: unknown, foreign: (item: unknown) => boolean, inner?: (item: Json) => Json): unknown {
   if (!Array.isArray(list)) return list;
-  let changed = false;
-  const out: unknown[] = [];
-  for (const item of list) {
-    if (foreign(item)) {
-      changed = true;
-      continue;
-    }
-    const kept = inner && isObject(item) ? inner(item) : item;
-    if (kept !== item) changed = true;
-    out.push(kept);
+  let out: unknown[] | undefined;
+  for (let i = 0; i < list.length; i++) {
+    const item = list[i];
+    const kept = foreign(item) ? undefined : inner && isObject(item) ? inner(item) : item;
+    if (kept !== item && out === undefined) out = list.slice(0, i);
+    if (out !== undefined && kept !== undefined) out.push(kept);
   }
-  return changed ? out : list;
+  return out ?? list;
 }
-
-const geminiSigned = (signature: unknown) => typeof signature === "string" && signature.startsWith(GEMINI_SIGNATURE);
 
 function messagesPassthroughBody(body: Json, model: string): Json {
   const out = withModel(body, model);
   out.messages = withoutGeminiSignatures(body.messages, () => false, (message) => {
     if (message.role !== "assistant" || !Array.isArray(message.content)) return message;
-    const content = withoutGeminiSignatures(message.content, (block) => isObject(block) && block.type === "thinking" && geminiSigned(block.signature));
+    const content = withoutGeminiSignatures(message.content, (block) => isObject(block) && block.type === "thinking" && isGeminiSignature(block.signature));
     return content === message.content ? message : { ...message, content };
   });
   return out;
@@ -137,7 +129,7 @@ function messagesPassthroughBody(body: Json, model: string): Json {
 
 function responsesPassthroughBody(body: Json, model: string): Json {
   const out = withModel(body, model);
-  out.input = withoutGeminiSignatures(body.input, (item) => isObject(item) && item.type === "reasoning" && geminiSigned(item.encrypted_content));
+  out.input = withoutGeminiSignatures(body.input, (item) => isObject(item) && item.type === "reasoning" && isGeminiSignature(item.encrypted_content));
   return out;
 }
 
@@ -261,6 +253,8 @@ function responsesPassthrough(c: ClientContext): StreamRelay {
   });
 }
 
+const MODEL_VERSION_FIELD = /"modelVersion"\s*:\s*"(?:[^"\\]|\\.)*"/;
+
 const geminiContext = (c: ClientContext) => ({ model: c.model, responseId: compactId(c.requestId) });
 
 /** Gemini: the model travels in the URL, so a pass-through body only loses BitRouter's own fields. */
@@ -280,14 +274,15 @@ const generateContent: Dialect = {
     return out;
   },
   // Gemini streams have no end marker: the chunk with a finishReason is the last.
-  passthroughRelay: () => inspectingPassthrough({ decoder: geminiStreamDecoder(), rewrite: (block) => block, closing: "", errorFrame: geminiErrorFrame }),
-  passthroughJson: (text) => {
+  // `modelVersion` echoes the model the client asked for, as `model` does in the other protocols.
+  passthroughRelay: (c) => inspectingPassthrough({ decoder: geminiStreamDecoder(), rewrite: (block) => block.replace(MODEL_VERSION_FIELD, `"modelVersion":${JSON.stringify(c.model)}`), closing: "", errorFrame: geminiErrorFrame }),
+  passthroughJson: (text, c) => {
     const answer = readAnswer(text);
     if (!answer.ok) return answer;
     const body = answer.body;
     // A prompt blocked by the source's safety filter is an answer too (promptFeedback, no candidates).
     if (!Array.isArray(body.candidates) && !body.promptFeedback) return { ok: false, reason: "upstream answer is not a complete response" };
-    return { ok: true, body: text, usage: body.usageMetadata ? readGeminiUsage(asObject(body.usageMetadata)) : null };
+    return { ok: true, body: text.replace(MODEL_VERSION_FIELD, `"modelVersion":${JSON.stringify(c.model)}`), usage: body.usageMetadata ? readGeminiUsage(asObject(body.usageMetadata)) : null };
   },
   errorStream: (error) => geminiErrorFrame(error),
   // The SDK inside gemini-cli reads only a buffer that starts with `data: `: one comment line
@@ -295,4 +290,4 @@ const generateContent: Dialect = {
   keepAlive: `data: ${JSON.stringify({ candidates: [{ content: { role: "model", parts: [] }, index: 0 }] })}\r\n\r\n`,
 };
 
-export const DIALECTS: Record<WireProtocol, Dialect> = { chat_completions: chat, messages, responses, generate_content: generateContent };
+export const DIALECTS: Record<Protocol, Dialect> = { chat_completions: chat, messages, responses, generate_content: generateContent };

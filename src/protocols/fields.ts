@@ -5,31 +5,31 @@
 // response_format the target cannot express). Same-protocol requests pass through untouched
 // and are not audited. The table is data so that the README's loss table, the audit and the
 // table test (tests/unit/fields.test.ts) read one source of truth.
+import type { Protocol } from "../config/schema.ts";
 import { badRequest, type BitRouterError } from "../errors.ts";
-import type { WireProtocol } from "./dialects.ts";
 import { asArray, asObject, type Json } from "./json.ts";
 
 export type Fate = "mapped" | "dropped";
 
 export interface FieldRule {
   /** What happens to the field for each target protocol (the client's own is never consulted). */
-  to: Partial<Record<WireProtocol, Fate>>;
+  to: Partial<Record<Protocol, Fate>>;
   /** When the value cannot be carried without changing the answer's shape: why, else false. */
-  refuse?: (value: unknown, target: WireProtocol) => string | false;
+  refuse?: (value: unknown, target: Protocol) => string | false;
   /** One line for the loss table: how it is mapped or why it is lost. */
   note: string;
 }
 
-const ALL: Record<WireProtocol, Fate> = { chat_completions: "mapped", messages: "mapped", responses: "mapped", generate_content: "mapped" };
-const mapped = (): Partial<Record<WireProtocol, Fate>> => ({ ...ALL });
-const dropped = (): Partial<Record<WireProtocol, Fate>> => ({ chat_completions: "dropped", messages: "dropped", responses: "dropped", generate_content: "dropped" });
+const ALL: Record<Protocol, Fate> = { chat_completions: "mapped", messages: "mapped", responses: "mapped", generate_content: "mapped" };
+const mapped = (): Partial<Record<Protocol, Fate>> => ({ ...ALL });
+const dropped = (): Partial<Record<Protocol, Fate>> => ({ chat_completions: "dropped", messages: "dropped", responses: "dropped", generate_content: "dropped" });
 /** Mapped for the targets named, dropped for the others. */
-const only = (...targets: WireProtocol[]): Partial<Record<WireProtocol, Fate>> => Object.fromEntries(PROTOCOL_LIST.map((p) => [p, targets.includes(p) ? "mapped" : "dropped"]));
-const PROTOCOL_LIST = Object.keys(ALL) as WireProtocol[];
+const only = (...targets: Protocol[]): Partial<Record<Protocol, Fate>> => Object.fromEntries(PROTOCOL_LIST.map((p) => [p, targets.includes(p) ? "mapped" : "dropped"]));
+const PROTOCOL_LIST = Object.keys(ALL) as Protocol[];
 
 const truthy = (value: unknown) => value !== undefined && value !== null && value !== false && value !== 0;
 
-export const REQUEST_FIELDS: Record<WireProtocol, Record<string, FieldRule>> = {
+export const REQUEST_FIELDS: Record<Protocol, Record<string, FieldRule>> = {
   chat_completions: {
     model: { to: mapped(), note: "the source's model id" },
     messages: { to: mapped(), note: "system/developer → system prompt; user, assistant, tool turns; text, images, files (file_data)" },
@@ -165,7 +165,7 @@ export interface FieldAudit {
  * throws a 400 (code `unsupported_parameter`, `param` = the field) for one whose loss would
  * change the answer's shape, naming the field and the source.
  */
-export function auditRequestFields(client: WireProtocol, target: WireProtocol, body: Json, sourceName: string): FieldAudit {
+export function auditRequestFields(client: Protocol, target: Protocol, body: Json, sourceName: string): FieldAudit {
   const rules = REQUEST_FIELDS[client];
   const dropped: string[] = [];
   for (const field of Object.keys(body)) {
@@ -200,15 +200,15 @@ export function hasContent(content: unknown): boolean {
   return true;
 }
 
-function refusal(field: string, why: string, sourceName: string, target: WireProtocol): BitRouterError {
+function refusal(field: string, why: string, sourceName: string, target: Protocol): BitRouterError {
   return badRequest(`'${field}' ${why}; ${sourceName} speaks ${target}, which cannot express it. Pin a source that speaks the client's protocol, or leave the field out.`, "unsupported_parameter", field);
 }
 
-const TITLES: Record<WireProtocol, string> = { chat_completions: "Chat Completions", messages: "Messages", responses: "Responses", generate_content: "Gemini" };
+const TITLES: Record<Protocol, string> = { chat_completions: "Chat Completions", messages: "Messages", responses: "Responses", generate_content: "Gemini" };
 
 /** The README's loss table (markdown): one table per client protocol, one row per field. */
 export function lossTable(): string {
-  const protocols = Object.keys(REQUEST_FIELDS) as WireProtocol[];
+  const protocols = Object.keys(REQUEST_FIELDS) as Protocol[];
   const out: string[] = [];
   for (const client of protocols) {
     const targets = protocols.filter((p) => p !== client);
@@ -226,7 +226,7 @@ export function lossTable(): string {
 }
 
 /** Whether a rule refuses anything for this target (json_object is refused only for Messages). */
-function refusesFor(rule: FieldRule, target: WireProtocol): boolean {
+function refusesFor(rule: FieldRule, target: Protocol): boolean {
   const probes: unknown[] = [true, 2, "x", ["audio"], { type: "json_object" }, { format: { type: "json_object" } }, ["message.output_text.logprobs"], { voice: "x" }, { candidateCount: 2 }];
   return probes.some((p) => rule.refuse!(p, target) !== false);
 }

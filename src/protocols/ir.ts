@@ -21,7 +21,10 @@ export type Part =
   | { type: "text"; text: string; cacheControl?: unknown }
   | { type: "image"; source: MediaSource; cacheControl?: unknown }
   | { type: "document"; source: MediaSource | { kind: "text"; text: string }; filename?: string; cacheControl?: unknown }
-  /** Thinking. `signature` and `redactedData` are Anthropic's, meaningful only back to Anthropic. */
+  /**
+   * Thinking. `signature` is Anthropic's (meaningful only back to Anthropic), or Gemini's marked
+   * GEMINI_SIGNATURE (only back to Gemini); `redactedData` is Anthropic's.
+   */
   | { type: "reasoning"; text: string; signature?: string; redactedData?: string }
   /** `arguments` is JSON text, kept verbatim. */
   | { type: "tool_call"; id: string; name: string; arguments: string }
@@ -33,6 +36,11 @@ export type Part =
  * (Anthropic refuses a signature it did not issue, and the reverse).
  */
 export const GEMINI_SIGNATURE = "gemini:";
+
+/** A signature Gemini issued (and that may go back only to Gemini). */
+export function isGeminiSignature(signature: unknown): signature is string {
+  return typeof signature === "string" && signature.startsWith(GEMINI_SIGNATURE);
+}
 
 export interface Message {
   /** "system" only for turns in the middle of a conversation; the opening prompt is Request.system. */

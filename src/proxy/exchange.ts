@@ -1,9 +1,10 @@
 // One client request aimed at one candidate: the upstream request to send, and how to read
 // what comes back (stream relay, JSON body, error answer) in the client's protocol. The same
 // protocol on both sides passes bytes through; different ones translate through the IR.
+import type { Protocol } from "../config/schema.ts";
 import { badRequest, BitRouterError, type ErrorType, type UpstreamAnswer } from "../errors.ts";
 import { errorText } from "../protocols/chat-completions/codec.ts";
-import { type ClientContext, DIALECTS, type DecodedJson, readAnswer, type WireProtocol } from "../protocols/dialects.ts";
+import { type ClientContext, DIALECTS, type DecodedJson, readAnswer } from "../protocols/dialects.ts";
 import { fitRequest, restoreToolNames, restoringDecoder } from "../protocols/constraints.ts";
 import { estimateTokens } from "../protocols/estimate.ts";
 import { auditRequestFields } from "../protocols/fields.ts";
@@ -17,7 +18,7 @@ import type { Target } from "../routing/order.ts";
 import { endpointUrl, upstreamRequestHeaders } from "../upstream/headers.ts";
 
 export interface InboundRequest {
-  protocol: WireProtocol;
+  protocol: Protocol;
   requestId: string;
   /** The model string the client sent; answers echo it. */
   requestedModel: string;
@@ -96,7 +97,9 @@ export function planExchange(inbound: InboundRequest, candidate: Target): Exchan
   if (target === "chat_completions" && takesGeminiSchemas(candidate)) body.tools = geminiTools(body.tools);
   // Gemini asks for a stream in the URL (endpointUrl), never in the body.
   if (upstreamStream && target !== "generate_content") body.stream = true;
-  const decoder = () => restoringDecoder(source.streamDecoder(), renamed);
+  // Unique to this attempt: ids minted for calls the source left without one.
+  const salt = `${inbound.requestId}/${candidate.key}`;
+  const decoder = () => restoringDecoder(source.streamDecoder(salt), renamed);
   return {
     url: endpointUrl(candidate.apiBase, target, candidate.upstreamModel, upstreamStream),
     headers: upstreamRequestHeaders({ apiKey: candidate.apiKey, protocol: target, inbound: inbound.headers, requestId: inbound.requestId, stream: upstreamStream }),
@@ -117,7 +120,7 @@ export function planExchange(inbound: InboundRequest, candidate: Target): Exchan
       if (same) return client.passthroughJson(text, context);
       const answer = readAnswer(text);
       if (!answer.ok) return answer;
-      const ir = restoreToolNames(source.decodeResponse(answer.body), renamed);
+      const ir = restoreToolNames(source.decodeResponse(answer.body, salt), renamed);
       return { ok: true, body: JSON.stringify(client.encodeResponse(ir, context)), usage: ir.usage };
     },
     dropped,

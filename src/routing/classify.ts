@@ -3,6 +3,7 @@
 import type { AttemptRecord } from "../errors.ts";
 import { BitRouterError } from "../errors.ts";
 import type { UpstreamFailure } from "../upstream/client.ts";
+import { googleRetryDelay } from "../protocols/gemini/errors.ts";
 
 export interface AttemptFailure {
   /** Upstream HTTP status, or null for a transport failure. */
@@ -24,7 +25,8 @@ export interface AttemptFailure {
 export const RETRY_BACKOFF_MS = 250;
 
 export function classifyStatus(status: number, headers: Headers, maxRetryWaitMs: number, body = ""): AttemptFailure {
-  const retryAfterMs = parseRetryAfter(headers) ?? googleRetryDelay(body);
+  const delay = googleRetryDelay(body);
+  const retryAfterMs = parseRetryAfter(headers) ?? (delay === undefined ? undefined : capped(delay));
   const reason = `HTTP ${status}`;
   if (status === 429) {
     // Honour Retry-After when it is short enough to be worth waiting for; otherwise move on.
@@ -82,27 +84,6 @@ export function parseRetryAfter(headers: Headers, now = Date.now()): number | un
   if (!HTTP_DATE.test(value)) return undefined;
   const date = Date.parse(value);
   return Number.isNaN(date) || date < EARLIEST_DATE_MS ? undefined : capped(date - now);
-}
-
-/**
- * Gemini says when to come back in the body, not a header: a google.rpc.RetryInfo detail,
- * `{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"34.4s"}` (a protobuf
- * Duration in JSON: seconds with an `s`). In ms, at most a day; undefined otherwise.
- */
-export function googleRetryDelay(body: string): number | undefined {
-  if (!body.includes("RetryInfo")) return undefined;
-  try {
-    const details = (JSON.parse(body) as { error?: { details?: unknown } }).error?.details;
-    if (!Array.isArray(details)) return undefined;
-    for (const detail of details as Record<string, unknown>[]) {
-      if (typeof detail?.["@type"] !== "string" || !detail["@type"].endsWith("google.rpc.RetryInfo")) continue;
-      const delay = typeof detail.retryDelay === "string" ? /^(\d+(?:\.\d+)?)s$/.exec(detail.retryDelay.trim()) : null;
-      if (delay) return capped(Number(delay[1]) * 1000);
-    }
-  } catch {
-    // not JSON: no delay
-  }
-  return undefined;
 }
 
 function capped(ms: number): number | undefined {

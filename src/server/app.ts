@@ -27,7 +27,8 @@ import { type ErrorDialect, internalError, renderError } from "./render-error.ts
 import { countTokens } from "./routes/count-tokens.ts";
 import { handleInference } from "./routes/inference.ts";
 import { dashboardPages, liveTail } from "./routes/dashboard.tsx";
-import { geminiRoutes, isGeminiPath } from "./routes/gemini.ts";
+import { geminiRoutes } from "./routes/gemini.ts";
+import { isGoogleClient } from "./gemini-paths.ts";
 import { createLiveFeed, type LiveFeed } from "../live/feed.ts";
 import { modelsRoutes } from "./routes/models.ts";
 
@@ -94,7 +95,7 @@ export function createApp(appDeps: AppDeps): Hono<AppEnv> {
       const error = new BitRouterError(508, "upstream_error", `request ${offered} came back to this server while it was being routed: a source's api_base points at BitRouter itself`, {
         code: "routing_loop",
       });
-      return renderError(error, dialectFor(c.req.path), offered);
+      return renderError(error, dialectFor(c.req.raw), offered);
     }
     const requestId = offered !== undefined && !inFlight.has(offered) ? offered : newRequestId();
     c.set("requestId", requestId);
@@ -159,18 +160,18 @@ export function createApp(appDeps: AppDeps): Hono<AppEnv> {
 
   app.notFound((c) => {
     const error = new BitRouterError(404, "not_found_error", `no route ${c.req.method} ${c.req.path}`, { code: "route_not_found" });
-    return renderError(error, dialectFor(c.req.path, c.req.raw.headers), c.var.requestId);
+    return renderError(error, dialectFor(c.req.raw), c.var.requestId);
   });
 
   app.onError((err, c) => {
     const requestId = c.var.requestId;
-    if (err instanceof BitRouterError) return renderError(err, dialectFor(c.req.path, c.req.raw.headers), requestId);
+    if (err instanceof BitRouterError) return renderError(err, dialectFor(c.req.raw), requestId);
     // The client left while its chain was walked: nobody reads this answer, and it is not our fault.
     if (err instanceof ClientGone) return new Response(null, { status: 499 });
     // A body nested deeper than the engine can walk, met outside the proxy path (count_tokens).
-    if (isTooDeep(err)) return renderError(tooDeep(), dialectFor(c.req.path, c.req.raw.headers), requestId);
+    if (isTooDeep(err)) return renderError(tooDeep(), dialectFor(c.req.raw), requestId);
     deps.log.error("unhandled error", { request_id: requestId, path: c.req.path, error: (err as Error).stack ?? String(err) });
-    return renderError(internalError(), dialectFor(c.req.path, c.req.raw.headers), requestId);
+    return renderError(internalError(), dialectFor(c.req.raw), requestId);
   });
 
   return app;
@@ -199,11 +200,10 @@ async function summarizeHere(path: string, query: UsageQuery): Promise<SummaryRe
   }
 }
 
-/** The error shape a path's clients read; on /v1/models a client that authenticates Google's way is a Gemini client. */
-export function dialectFor(path: string, headers?: Headers): ErrorDialect {
-  if (isGeminiPath(path)) return "google";
-  if (path.startsWith("/v1/models") && headers?.has("x-goog-api-key") && !headers.has("authorization")) return "google";
-  return path.startsWith("/v1/messages") ? "anthropic" : "openai";
+/** The error shape a request's client reads (gemini-paths.ts says which clients are Google's). */
+export function dialectFor(request: Request): ErrorDialect {
+  if (isGoogleClient(request)) return "google";
+  return new URL(request.url).pathname.startsWith("/v1/messages") ? "anthropic" : "openai";
 }
 
 /** Bun closes a connection after 10 s without bytes, even while we wait for a source. */

@@ -327,7 +327,7 @@ function buildSource(
     apiBase,
     // Discovery asks with the source's key, else its first usable account's.
     apiKey: apiKey ?? accounts.find((a) => a.active)?.apiKey,
-    protocolRules: block?.api_protocol ?? [{ pattern: "*", protocols: entry?.protocols ?? [inferProtocol(apiBase)] }],
+    protocolRules: block?.api_protocol ?? [{ pattern: "*", protocols: baseProtocol(entry, block?.api_base ? apiBase : undefined) ?? entry?.protocols ?? [inferProtocol(apiBase)] }],
     models,
     modelsFrom,
     discover: block?.auto_discover ?? configModels.length === 0,
@@ -346,6 +346,16 @@ function resolveTimeouts(global: TimeoutsConfig | undefined, own: TimeoutsConfig
     readMs: merged.read_secs * 1000,
     totalMs: merged.total_secs == null ? null : merged.total_secs * 1000,
   };
+}
+
+/**
+ * A built-in's other endpoint, set as `api_base` without `api_protocol` (a config written when
+ * `google` meant Google's OpenAI-compatible endpoint): the protocol that endpoint speaks.
+ */
+function baseProtocol(entry: CatalogEntry | undefined, apiBase: string | undefined): Protocol[] | undefined {
+  if (!entry?.protocolBases || apiBase === undefined) return undefined;
+  const match = (Object.entries(entry.protocolBases) as [Protocol, string][]).find(([, base]) => trimSlash(base) === apiBase);
+  return match ? [match[0]] : undefined;
 }
 
 /**

@@ -438,6 +438,7 @@ describe("the Gemini routes", () => {
       ["/v1beta/models/chatsrc:c:streamGenerateContent", {}, 400, "INVALID_ARGUMENT", "alt=sse"],
       ["/v1beta/models/chatsrc:c:embedContent", {}, 404, "NOT_FOUND", "generateContent"],
       ["/v1beta/models/chatsrc:c:generateContent", { body: JSON.stringify({ contents: [{ parts: [{ text: "hi" }] }], generationConfig: { candidateCount: 2 } }) }, 400, "INVALID_ARGUMENT", "several candidates"],
+      ["/v1beta/models/chatsrc:c:generateContent", { body: JSON.stringify({ contents: [{ parts: [{ text: "hi" }] }], generation_config: { candidate_count: 2 } }) }, 400, "INVALID_ARGUMENT", "several candidates"],
     ];
     for (const [path, init, status, name, words] of cases) {
       const response = await post(bitrouter, path, init);
@@ -461,6 +462,9 @@ describe("the Gemini routes", () => {
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ error: { code: 404, status: "NOT_FOUND" } });
     expect((await fetch(`${secured.url}/v1/models/c?key=br-secret-key`)).status).toBe(200);
+    expect(await (await fetch(`${bitrouter.url}/v1/models/nope?key=k`)).json()).toMatchObject({ error: { status: "NOT_FOUND" } });
+    // A Gemini client's model list and a wrong ?key= there: Google's envelope too.
+    expect(await (await fetch(`${secured.url}/v1/models?key=bad`)).json()).toMatchObject({ error: { code: 401, status: "UNAUTHENTICATED" } });
     expect((await fetch(`${secured.url}/v1/models/gem%3Ag%3AgenerateContent?key=br-secret-key`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ contents: [{ parts: [{ text: "hi" }] }] }) })).status).toBe(200);
     const google = (await (await fetch(`${bitrouter.url}/v1/models`, { headers: { "x-goog-api-key": "k" } })).json()) as { models?: unknown[] };
     expect(google.models).toBeDefined();
@@ -476,6 +480,10 @@ describe("the Gemini routes", () => {
     const estimated = await post(bitrouter, "/v1beta/models/chatsrc:c:countTokens", { body: JSON.stringify({ generateContentRequest: { contents: [{ role: "user", parts: [{ text: "x".repeat(400) }] }] } }) });
     expect(estimated.headers.get("x-bitrouter-token-count")).toBe("estimate");
     expect(((await estimated.json()) as { totalTokens: number }).totalTokens).toBeGreaterThan(100);
+    // Google's snake_case spelling, and BitRouter's own field kept from the source.
+    const snake = await post(bitrouter, "/v1beta/models/gem:g:countTokens", { body: JSON.stringify({ generate_content_request: { contents: [{ parts: [{ text: "hi" }] }] }, models: ["x"] }) });
+    expect(await snake.json()).toEqual({ totalTokens: 42 });
+    expect(gemini.journal.at(-1)!.json).toEqual({ generateContentRequest: { contents: [{ parts: [{ text: "hi" }] }], model: "models/g" } });
     // A source's error that quotes the key it was sent reaches the client without it.
     gemini.mode = "echo-key";
     const refused = await post(bitrouter, "/v1beta/models/gem:g:countTokens");

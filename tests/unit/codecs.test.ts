@@ -4,11 +4,12 @@
 // fake sources' hand-written frames (tests/support/fake-protocols.ts, from the field-level facts
 // of client-compat.md §2); the expected outputs are files under tests/unit/golden/.
 // A missing or different golden file fails; UPDATE_GOLDEN=1 rewrites them (then review the diff).
+import type { Protocol } from "../../src/config/schema.ts";
 import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BitRouterError } from "../../src/errors.ts";
-import { type ClientContext, DIALECTS, type WireProtocol } from "../../src/protocols/dialects.ts";
+import { type ClientContext, DIALECTS } from "../../src/protocols/dialects.ts";
 import { auditRequestFields } from "../../src/protocols/fields.ts";
 import type { Json } from "../../src/protocols/json.ts";
 import { translatingRelay } from "../../src/protocols/translate.ts";
@@ -28,13 +29,13 @@ function golden(name: string, actual: string): void {
   expect(actual).toBe(readFileSync(path, "utf8"));
 }
 
-const PROTOCOLS: WireProtocol[] = ["chat_completions", "messages", "responses", "generate_content"];
-const SHORT: Record<WireProtocol, string> = { chat_completions: "chat", messages: "messages", responses: "responses", generate_content: "gemini" };
+const PROTOCOLS: Protocol[] = ["chat_completions", "messages", "responses", "generate_content"];
+const SHORT: Record<Protocol, string> = { chat_completions: "chat", messages: "messages", responses: "responses", generate_content: "gemini" };
 const CONTEXT: ClientContext = { requestId: "req-1", model: "smart", created: 1700000000, includeUsage: true };
 const USAGE = { prompt_tokens: 11, completion_tokens: 7 };
 const TEXT = ["Hello", " from ", "source", "."];
 
-function render(protocol: WireProtocol, script: Script): Rendered {
+function render(protocol: Protocol, script: Script): Rendered {
   const options = { id: "src-1", model: "upstream-model" };
   if (protocol === "chat_completions") return chatStream(script, { ...options, includeUsage: true });
   if (protocol === "messages") return messagesStream(script, options);
@@ -43,7 +44,7 @@ function render(protocol: WireProtocol, script: Script): Rendered {
 }
 
 /** Feeds the source's frames to a translating relay in uneven slices; returns what the client gets. */
-function translateStream(from: WireProtocol, to: WireProtocol, frames: string[], cutAfter?: number): string {
+function translateStream(from: Protocol, to: Protocol, frames: string[], cutAfter?: number): string {
   const relay = translatingRelay(DIALECTS[from].streamDecoder(), DIALECTS[to].streamEncoder(CONTEXT));
   const bytes = new TextEncoder().encode(frames.join(""));
   for (let i = 0; i < bytes.length; i += 97) relay.push(bytes.subarray(i, i + 97));
@@ -108,7 +109,7 @@ describe("stream decoders read what the protocol says", () => {
 });
 
 describe("whole answers, every direction", () => {
-  const json = (protocol: WireProtocol, script: Script): Json =>
+  const json = (protocol: Protocol, script: Script): Json =>
     (protocol === "chat_completions" ? chatJson : protocol === "messages" ? messagesJson : protocol === "generate_content" ? geminiJson : responsesJson)(script, { id: "src-1", model: "upstream-model" }) as Json;
   for (const from of PROTOCOLS) {
     for (const to of PROTOCOLS) {
@@ -128,7 +129,7 @@ describe("whole answers, every direction", () => {
 // client (system prompt, image, parallel tool calls and their results), Codex (developer input,
 // function_call and function_call_output items), gemini-cli (systemInstruction, a signed
 // function call without an id and its functionResponse, thinking budget, snake_case from curl).
-const REQUESTS: Record<WireProtocol, Json> = {
+const REQUESTS: Record<Protocol, Json> = {
   messages: {
     model: "claude-sonnet-4-5",
     max_tokens: 32000,

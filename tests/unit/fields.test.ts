@@ -3,20 +3,21 @@
 // change what the target receives; a dropped one must leave it as it was and be reported; a
 // refused one must throw a 400 naming it. A field a decoder reads that has no row, or a row
 // with no sample here, fails: the next field added shows up as a missing row.
+import type { Protocol } from "../../src/config/schema.ts";
 import { describe, expect, test } from "bun:test";
 import { BitRouterError } from "../../src/errors.ts";
 import { fitRequest } from "../../src/protocols/constraints.ts";
-import { DIALECTS, type WireProtocol } from "../../src/protocols/dialects.ts";
+import { DIALECTS } from "../../src/protocols/dialects.ts";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { auditRequestFields, lossTable, REQUEST_FIELDS } from "../../src/protocols/fields.ts";
 import type { Json } from "../../src/protocols/json.ts";
 
-const PROTOCOLS: WireProtocol[] = ["chat_completions", "messages", "responses", "generate_content"];
+const PROTOCOLS: Protocol[] = ["chat_completions", "messages", "responses", "generate_content"];
 const TOOL_SCHEMA = { type: "object", properties: { q: { type: "string" } } };
 
 /** The smallest request of each protocol, with one tool so tool fields have something to act on. */
-const BASE: Record<WireProtocol, Json> = {
+const BASE: Record<Protocol, Json> = {
   chat_completions: { model: "m", messages: [{ role: "user", content: "hi" }], tools: [{ type: "function", function: { name: "f", parameters: TOOL_SCHEMA } }] },
   messages: { model: "m", max_tokens: 100, messages: [{ role: "user", content: "hi" }], tools: [{ name: "f", input_schema: TOOL_SCHEMA }] },
   responses: { model: "m", input: "hi", tools: [{ type: "function", name: "f", parameters: TOOL_SCHEMA }] },
@@ -31,7 +32,7 @@ const ROUTER_FIELDS = new Set(["model", "models", "stream", "stream_options"]);
  * whose base request already has the field, a different value), and where the table refuses
  * some values, one that must be refused.
  */
-const SAMPLES: Record<WireProtocol, Record<string, { value: unknown; refused?: unknown }>> = {
+const SAMPLES: Record<Protocol, Record<string, { value: unknown; refused?: unknown }>> = {
   chat_completions: {
     model: { value: "other" },
     messages: { value: [{ role: "system", content: "be brief" }, { role: "user", content: "hi there" }] },
@@ -135,7 +136,7 @@ const SAMPLES: Record<WireProtocol, Record<string, { value: unknown; refused?: u
 };
 
 /** What the target receives for a client body: the audit, then the codec path of planExchange. */
-function translate(client: WireProtocol, target: WireProtocol, body: Json): { sent: Json; dropped: string[] } {
+function translate(client: Protocol, target: Protocol, body: Json): { sent: Json; dropped: string[] } {
   const { dropped } = auditRequestFields(client, target, body, "src/m");
   const { ir } = fitRequest(DIALECTS[client].decodeRequest(body), target);
   return { sent: DIALECTS[target].encodeRequest(ir, { model: "m", stream: false, reasoningHistory: true }), dropped };

@@ -5,10 +5,10 @@
 import { describe, expect, test } from "bun:test";
 import { parseConfigText } from "../../src/config/load.ts";
 import { BitRouterError } from "../../src/errors.ts";
-import type { Request } from "../../src/protocols/ir.ts";
-import { geminiErrorBody } from "../../src/protocols/gemini/errors.ts";
+import { GEMINI_SIGNATURE, type Request } from "../../src/protocols/ir.ts";
+import { geminiErrorBody, googleRetryDelay } from "../../src/protocols/gemini/errors.ts";
 import { geminiSchema } from "../../src/protocols/gemini/schema.ts";
-import { googleRetryDelay } from "../../src/routing/classify.ts";
+import { classifyStatus } from "../../src/routing/classify.ts";
 import { readModelList } from "../../src/sources/discover.ts";
 import { buildRegistry, inferProtocol } from "../../src/sources/registry.ts";
 import {
@@ -16,7 +16,6 @@ import {
   decodeGeminiResponse,
   encodeGeminiRequest,
   encodeGeminiResponse,
-  GEMINI_SIGNATURE,
   geminiStreamDecoder,
   geminiStreamEncoder,
   readGeminiUsage,
@@ -248,7 +247,9 @@ describe("what Gemini needs that the other protocols do not", () => {
     const body = (delay: unknown) => JSON.stringify({ error: { code: 429, status: "RESOURCE_EXHAUSTED", details: [{ "@type": "type.googleapis.com/google.rpc.QuotaFailure" }, { "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: delay }] } });
     expect(googleRetryDelay(body("34.4s"))).toBe(34_400);
     expect(googleRetryDelay(body("2s"))).toBe(2_000);
-    expect(googleRetryDelay(body("9999999s"))).toBe(86_400_000);
+    // A Retry-After of its own: capped at a day like the header.
+    expect(classifyStatus(429, new Headers(), 1000, body("9999999s")).retryAfterMs).toBe(86_400_000);
+    expect(classifyStatus(429, new Headers({ "retry-after": "3" }), 1000, body("34.4s")).retryAfterMs).toBe(3000);
     for (const odd of ["soon", "-1s", 5, null]) expect(googleRetryDelay(body(odd))).toBeUndefined();
     expect(googleRetryDelay("RetryInfo, not JSON")).toBeUndefined();
   });
@@ -308,4 +309,39 @@ test("a response without an id never takes a call that a later response claims b
   // A bare string where an object belongs is the result's text, not "{}".
   const plain = decodeGeminiRequest({ contents: [{ role: "user", parts: [{ functionResponse: { name: "f", response: "done" } }] }] });
   expect(plain.messages[0]!.content[0]).toMatchObject({ type: "tool_result", content: [{ type: "text", text: "done" }] });
+});
+
+test("call ids a Gemini client gets are never empty, and new in every answer", () => {
+  const answer = (responseId: string) =>
+    encodeGeminiResponse(
+      { id: "x", content: [{ type: "tool_call", id: "", name: "f", arguments: "{}" }, { type: "tool_call", id: "", name: "f", arguments: "{}" }], stopReason: "tool_calls", usage: null },
+      { model: "m", responseId },
+    ) as { candidates: { content: { parts: { functionCall: { id: string } }[] } }[] };
+  const ids = (r: string) => answer(r).candidates[0]!.content.parts.map((p) => p.functionCall.id);
+  const [a, b] = [ids("r1"), ids("r2")];
+  expect(new Set([...a, ...b]).size).toBe(4);
+  for (const id of a) expect(id).toMatch(/^call_\w+$/);
+  const first = (r: string) => {
+    const encoder = geminiStreamEncoder({ model: "m", responseId: r });
+    encoder.encode({ type: "tool_call", index: 0, name: "f", arguments: "{}" });
+    return /"id":"(call_\w+)"/.exec(encoder.close("tool_calls", null))![1];
+  };
+  expect(first("r1")).not.toBe(first("r2"));
+  // A blank id sent back is no id: it gets a real one.
+  const ir = decodeGeminiRequest({ contents: [{ role: "model", parts: [{ functionCall: { id: "", name: "f", args: {} } }] }, { role: "user", parts: [{ functionResponse: { id: "", name: "f", response: {} } }] }] });
+  const call = ir.messages[0]!.content[0] as { id: string };
+  expect(call.id).toMatch(/^call_/);
+  expect((ir.messages[1]!.content[0] as { callId: string }).callId).toBe(call.id);
+});
+
+test("a stream chunk that leaves a count out does not reset it", () => {
+  const decoder = geminiStreamDecoder();
+  const usage = (meta: object) => decoder.decode(undefined, JSON.stringify({ candidates: [{ content: { parts: [{ text: "x" }] } }], usageMetadata: meta })).find((e) => e.type === "usage");
+  expect(usage({ promptTokenCount: 100 })).toEqual({ type: "usage", usage: { inputTokens: 100 } });
+  expect(usage({ candidatesTokenCount: 5 })).toEqual({ type: "usage", usage: { outputTokens: 5 } });
+});
+
+test("a config written when google meant its OpenAI-compatible endpoint keeps speaking Chat there", () => {
+  const google = buildRegistry({ ...parseConfigText("providers:\n  google:\n    api_base: https://generativelanguage.googleapis.com/v1beta/openai/\n", "bitrouter.yaml", {}), path: "bitrouter.yaml" }, { GEMINI_API_KEY: "k" }).sources.get("google")!;
+  expect(google.protocolRules[0]!.protocols).toEqual(["chat_completions"]);
 });

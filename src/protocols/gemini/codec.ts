@@ -9,12 +9,11 @@
 // refuses the next turn when a function call comes back without it. In the IR it travels as a
 // reasoning part's `signature`, marked `gemini:` so that it goes back only to Gemini (Anthropic
 // would refuse a foreign signature) and reaches a client in that protocol's own slot.
-import { argumentsText, GEMINI_SIGNATURE, isBlank, parseArguments, type Part, type Request, type Response, type StopReason, type StreamDecoder, type StreamEncoder, type StreamEvent, type Tool, type ToolChoice, type Usage } from "../ir.ts";
+import { argumentsText, GEMINI_SIGNATURE, isBlank, isGeminiSignature, withCallIds, parseArguments, type Part, type Request, type Response, type StopReason, type StreamDecoder, type StreamEncoder, type StreamEvent, type Tool, type ToolChoice, type Usage } from "../ir.ts";
 import { asArray, asNumber, asObject, asString, isObject, type Json, malformed, parseEventData } from "../json.ts";
 import { geminiErrorFrame } from "./errors.ts";
+import { camelGeminiRequest } from "./normalize.ts";
 import { jsonSchemaFromGemini } from "./schema.ts";
-
-export { GEMINI_SIGNATURE };
 
 // ── Requests ────────────────────────────────────────────────────────────────────────────
 
@@ -25,22 +24,19 @@ export { GEMINI_SIGNATURE };
  * salt is its responseId: the same call in two answers gets two ids (Anthropic refuses a
  * history with a repeated tool_use id).
  */
-export function geminiCallId(name: string, args: string, ordinal: number, salt = ""): string {
+function geminiCallId(name: string, args: string, ordinal: number, salt = ""): string {
   return `call_${Bun.hash(`${name}\u0000${args}\u0000${ordinal}\u0000${salt}`).toString(36)}`;
 }
 
 /**
- * A field by its camelCase name, or its snake_case spelling: Google's JSON mapping accepts both,
- * and its own curl examples use `system_instruction` and `inline_data`. Only structural keys are
- * read this way, never a tool's arguments or schema.
+ * A generateContent body (either spelling, see normalize.ts) → the IR. Calls without an id get
+ * geminiCallId's deterministic ones; each functionResponse is paired with its call by id, else
+ * with the oldest open call of its name that no later response claims by id.
  */
-export function field(object: Json, camel: string): unknown {
-  return object[camel] ?? object[camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)];
-}
-
-export function decodeGeminiRequest(body: Json): Request {
-  const generation = asObject(field(body, "generationConfig"));
-  const thinking = asObject(field(generation, "thinkingConfig"));
+export function decodeGeminiRequest(raw: Json): Request {
+  const body = asObject(camelGeminiRequest(raw));
+  const generation = asObject(body.generationConfig);
+  const thinking = asObject(generation.thinkingConfig);
   const messages: Request["messages"] = [];
   // Calls by name, oldest first, still waiting for their result: a response without an id
   // pairs with the earliest open call of its name, never with whatever sits at its position.
@@ -49,44 +45,46 @@ export function decodeGeminiRequest(body: Json): Request {
   const claimed = new Set<string>();
   for (const item of asArray(body.contents)) {
     for (const raw of asArray(asObject(item).parts)) {
-      const id = asString(asObject(field(asObject(raw), "functionResponse")).id);
+      const id = asString(asObject(asObject(raw).functionResponse).id);
       if (id) claimed.add(id);
     }
   }
   let ordinal = 0;
+  let unmatched = 0;
   for (const item of asArray(body.contents)) {
     const content = asObject(item);
     const role = content.role === "model" ? "assistant" : "user";
     const parts: Part[] = [];
     for (const raw of asArray(content.parts)) {
       const part = asObject(raw);
-      const signature = asString(field(part, "thoughtSignature"));
+      const signature = asString(part.thoughtSignature);
       if (signature) parts.push({ type: "reasoning", text: "", signature: GEMINI_SIGNATURE + signature });
       if (typeof part.text === "string") {
         if (part.thought === true) parts.push({ type: "reasoning", text: part.text });
         else parts.push({ type: "text", text: part.text });
-      } else if (isObject(field(part, "inlineData"))) {
-        const data = asObject(field(part, "inlineData"));
-        const mediaType = asString(field(data, "mimeType")) ?? "application/octet-stream";
+      } else if (isObject(part.inlineData)) {
+        const data = asObject(part.inlineData);
+        const mediaType = asString(data.mimeType) ?? "application/octet-stream";
         const source = { kind: "base64" as const, mediaType, data: asString(data.data) ?? "" };
         parts.push(mediaType.startsWith("image/") ? { type: "image", source } : { type: "document", source });
-      } else if (isObject(field(part, "fileData"))) {
-        const file = asObject(field(part, "fileData"));
-        const source = { kind: "url" as const, url: asString(field(file, "fileUri")) ?? "" };
-        parts.push((asString(field(file, "mimeType")) ?? "").startsWith("image/") ? { type: "image", source } : { type: "document", source });
-      } else if (isObject(field(part, "functionCall"))) {
-        const call = asObject(field(part, "functionCall"));
+      } else if (isObject(part.fileData)) {
+        const file = asObject(part.fileData);
+        const source = { kind: "url" as const, url: asString(file.fileUri) ?? "" };
+        parts.push((asString(file.mimeType) ?? "").startsWith("image/") ? { type: "image", source } : { type: "document", source });
+      } else if (isObject(part.functionCall)) {
+        const call = asObject(part.functionCall);
         const name = asString(call.name) ?? "";
         const args = argumentsText(call.args) ?? "{}";
-        const id = asString(call.id) ?? geminiCallId(name, args, ordinal);
+        // An empty id is no id (a client that echoed a blank one back).
+        const id = asString(call.id) || geminiCallId(name, args, ordinal);
         ordinal++;
         open.set(name, [...(open.get(name) ?? []), id]);
         parts.push({ type: "tool_call", id, name, arguments: args });
-      } else if (isObject(field(part, "functionResponse"))) {
-        const result = asObject(field(part, "functionResponse"));
+      } else if (isObject(part.functionResponse)) {
+        const result = asObject(part.functionResponse);
         const name = asString(result.name) ?? "";
         const waiting = open.get(name) ?? [];
-        const id = asString(result.id) ?? waiting.find((w) => !claimed.has(w)) ?? geminiCallId(name, "", -1);
+        const id = asString(result.id) || waiting.find((w) => !claimed.has(w)) || geminiCallId(name, "", -1 - unmatched++);
         open.set(
           name,
           waiting.filter((w) => w !== id),
@@ -102,40 +100,40 @@ export function decodeGeminiRequest(body: Json): Request {
   }
 
   const tools: Tool[] = asArray(body.tools).flatMap((t) =>
-    asArray(field(asObject(t), "functionDeclarations")).map((d) => {
+    asArray(asObject(t).functionDeclarations).map((d) => {
       const decl = asObject(d);
       return {
         name: asString(decl.name) ?? "",
         ...(asString(decl.description) ? { description: asString(decl.description) } : {}),
         // `parameters` is Google's own Schema (OpenAPI subset, `type: "OBJECT"`); the other field is JSON Schema.
-        parameters: field(decl, "parametersJsonSchema") !== undefined ? asObject(field(decl, "parametersJsonSchema")) : jsonSchemaFromGemini(decl.parameters),
+        parameters: decl.parametersJsonSchema !== undefined ? asObject(decl.parametersJsonSchema) : jsonSchemaFromGemini(decl.parameters),
       };
     }),
   );
 
-  const schema = field(generation, "responseJsonSchema") ?? (field(generation, "responseSchema") !== undefined ? jsonSchemaFromGemini(field(generation, "responseSchema")) : undefined);
-  const effort = asString(field(thinking, "thinkingLevel"))?.toLowerCase();
-  const budget = asNumber(field(thinking, "thinkingBudget"));
+  const schema = generation.responseJsonSchema ?? (generation.responseSchema !== undefined ? jsonSchemaFromGemini(generation.responseSchema) : undefined);
+  const effort = asString(thinking.thinkingLevel)?.toLowerCase();
+  const budget = asNumber(thinking.thinkingBudget);
   return {
     model: "",
-    system: asArray(asObject(field(body, "systemInstruction")).parts)
+    system: asArray(asObject(body.systemInstruction).parts)
       .map((p) => asString(asObject(p).text))
       .filter((t): t is string => t !== undefined)
       .map((text) => ({ text })),
     messages,
     tools,
-    toolChoice: toolChoiceOf(asObject(field(asObject(field(body, "toolConfig")), "functionCallingConfig"))),
-    maxTokens: asNumber(field(generation, "maxOutputTokens")),
+    toolChoice: toolChoiceOf(asObject(asObject(body.toolConfig).functionCallingConfig)),
+    maxTokens: asNumber(generation.maxOutputTokens),
     temperature: asNumber(generation.temperature),
-    topP: asNumber(field(generation, "topP")),
-    topK: asNumber(field(generation, "topK")),
-    stop: stopSequences(field(generation, "stopSequences")),
+    topP: asNumber(generation.topP),
+    topK: asNumber(generation.topK),
+    stop: stopSequences(generation.stopSequences),
     seed: asNumber(generation.seed),
-    presencePenalty: asNumber(field(generation, "presencePenalty")),
-    frequencyPenalty: asNumber(field(generation, "frequencyPenalty")),
+    presencePenalty: asNumber(generation.presencePenalty),
+    frequencyPenalty: asNumber(generation.frequencyPenalty),
     // A budget of 0 turns thinking off; -1 lets the model decide.
     reasoning: budget === 0 ? undefined : effort || (budget !== undefined && budget > 0) ? { ...(effort ? { effort } : {}), ...(budget !== undefined && budget > 0 ? { budgetTokens: budget } : {}) } : undefined,
-    responseFormat: field(generation, "responseMimeType") === "application/json" ? (schema !== undefined ? { type: "json_schema", schema } : { type: "json_object" }) : undefined,
+    responseFormat: generation.responseMimeType === "application/json" ? (schema !== undefined ? { type: "json_schema", schema } : { type: "json_object" }) : undefined,
     stream: false,
   };
 }
@@ -147,7 +145,7 @@ function stopSequences(value: unknown): string[] | undefined {
 
 function toolChoiceOf(config: Json): ToolChoice | undefined {
   const mode = asString(config.mode)?.toUpperCase();
-  const allowed = asArray(field(config, "allowedFunctionNames")).filter((n): n is string => typeof n === "string");
+  const allowed = asArray(config.allowedFunctionNames).filter((n): n is string => typeof n === "string");
   if (mode === "NONE") return { type: "none" };
   if (mode === "ANY") return allowed.length === 1 ? { type: "tool", name: allowed[0]! } : { type: "required" };
   if (mode === "AUTO") return { type: "auto" };
@@ -156,6 +154,11 @@ function toolChoiceOf(config: Json): ToolChoice | undefined {
 
 const EFFORT_BUDGET: Record<string, number> = { minimal: 512, low: 1024, medium: 8192, high: 24576, xhigh: 32768, max: 32768 };
 
+/**
+ * The IR → a generateContent body (camelCase; the model and the stream choice go in the URL,
+ * see endpointUrl). Only Gemini's own signatures are sent, each on the part after its thoughts;
+ * a model turn's first call always carries one (signedCalls); blank text is never sent.
+ */
 export function encodeGeminiRequest(ir: Request): Json {
   const names = new Map<string, string>();
   for (const m of ir.messages) for (const p of m.content) if (p.type === "tool_call") names.set(p.id, p.name);
@@ -198,7 +201,7 @@ export function encodeGeminiRequest(ir: Request): Json {
 
 /** A signature Gemini issued, as Gemini wants it back; undefined for another vendor's (meaningless to Gemini). */
 function ownSignature(signature: string | undefined): string | undefined {
-  return signature?.startsWith(GEMINI_SIGNATURE) ? signature.slice(GEMINI_SIGNATURE.length) : undefined;
+  return isGeminiSignature(signature) ? signature.slice(GEMINI_SIGNATURE.length) : undefined;
 }
 
 /**
@@ -207,28 +210,28 @@ function ownSignature(signature: string | undefined): string | undefined {
  */
 export const UNKNOWN_SIGNATURE = "skip_thought_signature_validator";
 
-/** A model turn's first function call must carry a signature; the real one when we have it. */
-function signedCalls(parts: Json[]): Json[] {
-  const first = parts.find((p) => p.functionCall !== undefined);
-  if (first && first.thoughtSignature === undefined) first.thoughtSignature = UNKNOWN_SIGNATURE;
-  return parts;
+/**
+ * A model turn's parts with its first call signed: Gemini 3 refuses a turn whose first call has
+ * no signature. The real one is kept when there is one; the stand-in otherwise. Copies only on change.
+ */
+function signedCalls<T>(parts: T[]): T[] {
+  const index = parts.findIndex((p) => isObject(p) && p.functionCall !== undefined);
+  const part = parts[index];
+  if (!isObject(part) || part.thoughtSignature !== undefined) return parts;
+  const signed = [...parts];
+  signed[index] = { ...part, thoughtSignature: UNKNOWN_SIGNATURE } as T;
+  return signed;
 }
 
-/**
- * A Gemini client's own contents, for a Gemini source: each model turn whose first call has no
- * signature gets the stand-in; the rest is kept as it came (copied only where it changes).
- */
+/** A Gemini client's own contents, for a Gemini source: each model turn's first call signed (signedCalls). */
 export function withStandInSignatures(contents: unknown): unknown {
   if (!Array.isArray(contents)) return contents;
   let changed = false;
   const out = contents.map((item) => {
     if (!isObject(item) || item.role !== "model" || !Array.isArray(item.parts)) return item;
-    const index = item.parts.findIndex((p) => isObject(p) && field(p, "functionCall") !== undefined);
-    const part = item.parts[index] as Json | undefined;
-    if (!part || field(part, "thoughtSignature") !== undefined) return item;
+    const parts = signedCalls(item.parts);
+    if (parts === item.parts) return item;
     changed = true;
-    const parts = [...item.parts];
-    parts[index] = { ...part, thoughtSignature: UNKNOWN_SIGNATURE };
     return { ...item, parts };
   });
   return changed ? out : contents;
@@ -243,6 +246,8 @@ function partsBuilder() {
   let signature: string | undefined;
   return {
     sign(value: string) {
+      // Two signatures with nothing between them: the first keeps its own (empty) part.
+      if (signature) parts.push({ text: "", thoughtSignature: signature });
       signature = value;
     },
     push(part: Json) {
@@ -326,10 +331,11 @@ export function readGeminiUsage(meta: Json): Usage {
 function partialUsage(meta: Json): Partial<Usage> {
   const usage: Partial<Usage> = readGeminiUsage(meta);
   if (meta.candidatesTokenCount === undefined && meta.thoughtsTokenCount === undefined) delete usage.outputTokens;
+  if (meta.promptTokenCount === undefined && meta.toolUsePromptTokenCount === undefined) delete usage.inputTokens;
   return usage;
 }
 
-export function writeGeminiUsage(usage: Usage): Json {
+function writeGeminiUsage(usage: Usage): Json {
   const thoughts = usage.reasoningTokens ?? 0;
   const candidates = Math.max(0, usage.outputTokens - thoughts);
   return {
@@ -341,9 +347,10 @@ export function writeGeminiUsage(usage: Usage): Json {
   };
 }
 
-export function decodeGeminiResponse(body: Json): Response {
+/** A whole answer → the IR; `salt` (the attempt's own) stands in for a missing responseId in call ids. */
+export function decodeGeminiResponse(body: Json, salt = ""): Response {
   const candidate = asObject(asArray(body.candidates)[0]);
-  const salt = asString(body.responseId) ?? crypto.randomUUID();
+  const answer = asString(body.responseId) || salt;
   const content: Part[] = [];
   let ordinal = 0;
   for (const raw of asArray(asObject(candidate.content).parts)) {
@@ -356,7 +363,7 @@ export function decodeGeminiResponse(body: Json): Response {
     } else if (isObject(part.functionCall)) {
       const name = asString(part.functionCall.name) ?? "";
       const args = argumentsText(part.functionCall.args) ?? "{}";
-      content.push({ type: "tool_call", id: asString(part.functionCall.id) ?? geminiCallId(name, args, ordinal, salt), name, arguments: args });
+      content.push({ type: "tool_call", id: asString(part.functionCall.id) || geminiCallId(name, args, ordinal, answer), name, arguments: args });
       ordinal++;
     }
   }
@@ -394,9 +401,12 @@ function answerParts(content: Part[]): Json[] {
 
 const FINISH_OUT: Record<StopReason, string> = { stop: "STOP", tool_calls: "STOP", length: "MAX_TOKENS", content_filter: "SAFETY", pause: "STOP", error: "OTHER" };
 
+/** The IR → a whole GenerateContentResponse for a Gemini client; `modelVersion` is the model it asked for. */
 export function encodeGeminiResponse(ir: Response, context: GeminiContext): Json {
+  // A source that sent calls without ids (some Chat servers): ids of this answer's own.
+  const content = withCallIds(ir.content, (n) => geminiCallId("", "", n, context.responseId));
   return {
-    candidates: [{ content: { role: "model", parts: answerParts(ir.content) }, finishReason: FINISH_OUT[ir.stopReason], index: 0 }],
+    candidates: [{ content: { role: "model", parts: answerParts(content) }, finishReason: FINISH_OUT[ir.stopReason], index: 0 }],
     ...(ir.usage ? { usageMetadata: writeGeminiUsage(ir.usage) } : {}),
     modelVersion: context.model,
     responseId: context.responseId,
@@ -405,11 +415,15 @@ export function encodeGeminiResponse(ir: Response, context: GeminiContext): Json
 
 // ── Streams ─────────────────────────────────────────────────────────────────────────────
 
-/** Each `data:` is a whole GenerateContentResponse: its parts are the new content. */
-export function geminiStreamDecoder(): StreamDecoder {
+/**
+ * A source's stream → IR events. Each `data:` is a whole GenerateContentResponse whose parts are
+ * the new content; the chunk with a finishReason ends the answer (finish, then done). `salt`
+ * stands in for a missing responseId in call ids, as in decodeGeminiResponse.
+ */
+export function geminiStreamDecoder(salt = ""): StreamDecoder {
   let calls = 0;
   let finished = false;
-  let salt: string | undefined;
+  let answer: string | undefined;
   return {
     decode(_event, data) {
       const chunk = parseEventData(data);
@@ -429,8 +443,8 @@ export function geminiStreamDecoder(): StreamDecoder {
         } else if (isObject(part.functionCall)) {
           const name = asString(part.functionCall.name) ?? "";
           const args = argumentsText(part.functionCall.args) ?? "{}";
-          salt ??= asString(chunk.responseId) ?? crypto.randomUUID();
-          events.push({ type: "tool_call", index: calls, id: asString(part.functionCall.id) ?? geminiCallId(name, args, calls, salt), name, arguments: args });
+          answer ??= asString(chunk.responseId) || salt;
+          events.push({ type: "tool_call", index: calls, id: asString(part.functionCall.id) || geminiCallId(name, args, calls, answer), name, arguments: args });
           calls++;
         }
       }
@@ -487,7 +501,7 @@ export function geminiStreamEncoder(context: GeminiContext): StreamEncoder {
           }
           const out = flushCall();
           // The signature that came before the call is the call's.
-          calls[event.index] = { id: event.id ?? geminiCallId(event.name ?? "", "", event.index), name: event.name ?? "", arguments: event.arguments, ...(signature ? { signature } : {}) };
+          calls[event.index] = { id: event.id || geminiCallId(event.name ?? "", "", event.index, context.responseId), name: event.name ?? "", arguments: event.arguments, ...(signature ? { signature } : {}) };
           signature = undefined;
           pendingCall = event.index;
           return out;

@@ -3,7 +3,7 @@
 import type { BitRouterError } from "../../errors.ts";
 
 /** The google.rpc.Code name Google pairs with an HTTP status. */
-export function googleStatus(http: number): string {
+function googleStatus(http: number): string {
   switch (http) {
     case 400:
     case 413:
@@ -58,4 +58,25 @@ export function geminiErrorBody(error: BitRouterError): { error: Record<string, 
 /** A Gemini stream's terminal error: one more `data:` line holding the error envelope. */
 export function geminiErrorFrame(error: BitRouterError): string {
   return `data: ${JSON.stringify(geminiErrorBody(error))}\r\n\r\n`;
+}
+
+/**
+ * Gemini says when to come back in the body, not a header: a google.rpc.RetryInfo detail,
+ * `{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"34.4s"}` (a protobuf
+ * Duration in JSON: seconds with an `s`). In ms (the caller caps it); undefined otherwise.
+ */
+export function googleRetryDelay(body: string): number | undefined {
+  if (!body.includes("RetryInfo")) return undefined;
+  try {
+    const details = (JSON.parse(body) as { error?: { details?: unknown } }).error?.details;
+    if (!Array.isArray(details)) return undefined;
+    for (const detail of details as Record<string, unknown>[]) {
+      if (typeof detail?.["@type"] !== "string" || !detail["@type"].endsWith("google.rpc.RetryInfo")) continue;
+      const delay = typeof detail.retryDelay === "string" ? /^(\d+(?:\.\d+)?)s$/.exec(detail.retryDelay.trim()) : null;
+      if (delay) return Number(delay[1]) * 1000;
+    }
+  } catch {
+    // not JSON: no delay
+  }
+  return undefined;
 }

@@ -2,7 +2,7 @@
 // events. Anthropic's input_tokens excludes cached tokens; ours includes them.
 import type { BitRouterError } from "../../errors.ts";
 import type { MediaSource, Message, Part, Request, Response, StopReason, StreamDecoder, StreamEncoder, StreamEvent, Tool, ToolChoice, Usage } from "../ir.ts";
-import { GEMINI_SIGNATURE, mergeUsage, parseArguments, settledStop, withCallIds } from "../ir.ts";
+import { isGeminiSignature, mergeUsage, parseArguments, settledStop, withCallIds } from "../ir.ts";
 import { asArray, asNumber, asObject, asString, isObject, type Json, malformed, parseEventData } from "../json.ts";
 import { errorText } from "../chat-completions/codec.ts";
 import { hasContent, vanishingTurn } from "../fields.ts";
@@ -197,7 +197,7 @@ function encodePart(part: Part): Json | null {
       // Only signed thinking goes back to Anthropic; unsigned reasoning from elsewhere would be refused.
       if (part.redactedData) return { type: "redacted_thinking", data: part.redactedData };
       // Only Anthropic's own signatures go back to it; Gemini's would be refused.
-      return part.signature && !part.signature.startsWith(GEMINI_SIGNATURE) ? { type: "thinking", thinking: part.text, signature: part.signature } : null;
+      return part.signature && !isGeminiSignature(part.signature) ? { type: "thinking", thinking: part.text, signature: part.signature } : null;
   }
 }
 
@@ -239,7 +239,7 @@ function answerBlocks(content: Part[]): Json[] {
       thoughts += part.text;
       continue;
     }
-    if (part.type === "reasoning" && part.signature?.startsWith(GEMINI_SIGNATURE)) {
+    if (part.type === "reasoning" && isGeminiSignature(part.signature)) {
       blocks.push({ type: "thinking", thinking: thoughts + part.text, signature: part.signature });
       thoughts = "";
       continue;

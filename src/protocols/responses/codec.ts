@@ -3,7 +3,7 @@
 import { errorText, mediaFromUrl, mediaToUrl } from "../chat-completions/codec.ts";
 import { hasContent, vanishingTurn } from "../fields.ts";
 import type { Message, Part, Request, Response, StopReason, StreamDecoder, StreamEncoder, StreamEvent, Usage } from "../ir.ts";
-import { argumentsText, GEMINI_SIGNATURE, isBlank, openaiEffort, textOf, wholeArguments, withCallIds } from "../ir.ts";
+import { argumentsText, isBlank, isGeminiSignature, openaiEffort, textOf, wholeArguments, withCallIds } from "../ir.ts";
 import { asArray, asNumber, asObject, asString, isObject, type Json, malformed, parseEventData } from "../json.ts";
 
 // ── requests ────────────────────────────────────────────────────────────────────────────
@@ -54,7 +54,7 @@ export function decodeResponsesRequest(body: Json): Request {
       // A Gemini signature this server handed out (encrypted_content is the Responses slot for
       // reasoning state); OpenAI's own encrypted reasoning means nothing to another source.
       const sealed = asString(item.encrypted_content);
-      if (sealed?.startsWith(GEMINI_SIGNATURE)) push("assistant", { type: "reasoning", text: "", signature: sealed });
+      if (isGeminiSignature(sealed)) push("assistant", { type: "reasoning", text: "", signature: sealed });
     }
   }
   for (const raw of asArray(body.tools)) {
@@ -218,13 +218,18 @@ export function encodeResponsesResponse(ir: Response, context: ResponsesContext)
   const itemId = (prefix: string) => `${prefix}_${context.id.replace(/^resp_/, "")}_${n++}`;
   const reasoning = ir.content.filter((p) => p.type === "reasoning").map((p) => (p as { text: string }).text).join("");
   if (reasoning) output.push({ id: itemId("rs"), type: "reasoning", summary: [{ type: "summary_text", text: reasoning }] });
+  // Items in the order of the answer: a Gemini signature just before the message or call it signs.
   const messageContent: Json[] = [];
   const text = textOf(ir.content);
   if (text) messageContent.push(outputText(text));
   for (const part of ir.content) if (part.type === "refusal") messageContent.push({ type: "refusal", refusal: part.text });
-  if (messageContent.length > 0) output.push({ id: itemId("msg"), type: "message", status: "completed", role: "assistant", content: messageContent });
+  let messageSent = messageContent.length === 0;
   for (const part of withCallIds(ir.content, (k) => `call_${context.id.replace(/^resp_/, "")}_${k}`)) {
-    if (part.type === "reasoning" && part.signature?.startsWith(GEMINI_SIGNATURE)) output.push(sealedReasoning(itemId("rs"), part.signature));
+    if (part.type === "reasoning" && isGeminiSignature(part.signature)) output.push(sealedReasoning(itemId("rs"), part.signature));
+    if (!messageSent && (part.type === "text" || part.type === "refusal")) {
+      output.push({ id: itemId("msg"), type: "message", status: "completed", role: "assistant", content: messageContent });
+      messageSent = true;
+    }
     if (part.type === "tool_call") output.push({ id: itemId("fc"), type: "function_call", status: "completed", call_id: part.id, name: part.name, arguments: wholeArguments(part.arguments) });
   }
   return responseObject(context, ir.stopReason === "length" ? "incomplete" : "completed", output, ir.usage);
@@ -447,7 +452,7 @@ export function responsesStreamEncoder(context: ResponsesContext): StreamEncoder
           return out + frame("response.reasoning_summary_text.delta", { item_id: item.id, output_index: item.output, summary_index: 0, delta: event.text });
         }
         case "reasoning_signature": {
-          if (!event.signature.startsWith(GEMINI_SIGNATURE)) return "";
+          if (!isGeminiSignature(event.signature)) return "";
           // Its own item, where it came: before the call (or text) it signs.
           let out = start() + closeItem();
           const item = sealedReasoning(itemId("rs"), event.signature);

@@ -5,7 +5,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { createMiddleware } from "hono/factory";
 import { BitRouterError } from "../../errors.ts";
 import type { AppEnv } from "../app.ts";
-import { acceptsQueryKey } from "../routes/gemini.ts";
+import { acceptsQueryKey } from "../gemini-paths.ts";
 
 export function inboundAuth() {
   // The configured keys' digests, once per key list (a reload brings a new list).

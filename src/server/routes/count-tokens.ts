@@ -9,6 +9,7 @@ import type { Protocol } from "../../config/schema.ts";
 import { shapeClaudePlan } from "../../subscriptions/shaping.ts";
 import { decodeMessagesRequest } from "../../protocols/messages/codec.ts";
 import { decodeGeminiRequest } from "../../protocols/gemini/codec.ts";
+import { camelGeminiCountRequest } from "../../protocols/gemini/normalize.ts";
 import { estimateTokens } from "../../protocols/estimate.ts";
 import { DIALECTS } from "../../protocols/dialects.ts";
 import { asObject, isObject, type Json } from "../../protocols/json.ts";
@@ -41,7 +42,9 @@ export async function countTokens(c: Context<AppEnv>, deps: AppDeps): Promise<Re
  */
 export async function countGeminiTokens(c: Context<AppEnv>, deps: AppDeps, model: string): Promise<Response> {
   const registry = c.var.registry;
-  const body = await readJsonObject(c.req.raw, registry.settings.bodyLimitBytes, registry.settings.bodyIdleMs);
+  const body = asObject(camelGeminiCountRequest(await readJsonObject(c.req.raw, registry.settings.bodyLimitBytes, registry.settings.bodyIdleMs)));
+  // BitRouter's own fallback list is not Google's to see.
+  delete body.models;
   const request = isObject(body.generateContentRequest) ? body.generateContentRequest : body;
   if (!Array.isArray(request.contents)) throw badRequest("contents: expected an array", "invalid_request", "contents");
   const candidate = resolveModel(registry, model, "generate_content").candidates[0];

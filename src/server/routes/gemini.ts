@@ -13,14 +13,16 @@ import { countGeminiTokens } from "./count-tokens.ts";
 import { handleInference } from "./inference.ts";
 import { listModels, type ModelListing } from "./models.ts";
 import { resolveModel } from "../../routing/resolve.ts";
+import { GEMINI_METHODS, isGoogleClient } from "../gemini-paths.ts";
 
-const METHODS = ["generateContent", "streamGenerateContent", "countTokens"];
+const METHODS: readonly string[] = GEMINI_METHODS;
 
+/** The routes, mounted under /v1beta and /v1 (where GETs fall through to OpenAI's list for other clients). */
 export function geminiRoutes(deps: RouteDeps): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
-  routes.get("/models", (c, next) => (speaksGoogle(c) ? c.json({ models: listModels(c.var.registry).map(geminiModel) }) : next()));
+  routes.get("/models", (c, next) => (isGoogleClient(c.req.raw) ? c.json({ models: listModels(c.var.registry).map(geminiModel) }) : next()));
   routes.get("/models/*", (c, next) => {
-    if (!speaksGoogle(c)) return next();
+    if (!isGoogleClient(c.req.raw)) return next();
     const name = modelPath(c);
     const listing = listModels(c.var.registry).find((m) => m.id === name) ?? resolvedListing(c, name);
     if (!listing) throw new BitRouterError(404, "not_found_error", `model '${name}' is not served here; GET /v1beta/models lists what is`, { code: "model_not_found" });
@@ -53,21 +55,6 @@ function resolvedListing(c: Context<AppEnv>, name: string): ModelListing | undef
   } catch {
     return undefined;
   }
-}
-
-/** A Gemini client: on /v1beta always; on /v1 when it authenticates Google's way. */
-function speaksGoogle(c: Context<AppEnv>): boolean {
-  return c.req.path.startsWith("/v1beta/") || c.req.header("x-goog-api-key") !== undefined || c.req.query("key") !== undefined;
-}
-
-/** Whether a path is one of Google's (errors there are rendered in Google's shape). */
-export function isGeminiPath(path: string): boolean {
-  return path.startsWith("/v1beta/") || /^\/v1\/models\/.+(?::|%3A)[A-Za-z]+$/i.test(path);
-}
-
-/** Paths where Google's `?key=` is read: the Gemini routes, and /v1's model list and models (Google's too). */
-export function acceptsQueryKey(path: string): boolean {
-  return isGeminiPath(path) || path === "/v1/models" || path.startsWith("/v1/models/");
 }
 
 function modelPath(c: Context<AppEnv>): string {

@@ -1,9 +1,11 @@
 // The inference routes share one path: read the body, check what routing needs, resolve
 // the chain, proxy. Only the protocol and its body schema differ.
+import type { Protocol } from "../../config/schema.ts";
 import type { Context } from "hono";
 import { z } from "zod";
 import { badRequest, BitRouterError, isTooDeep } from "../../errors.ts";
-import { DIALECTS, type WireProtocol } from "../../protocols/dialects.ts";
+import { DIALECTS } from "../../protocols/dialects.ts";
+import { camelGeminiRequest } from "../../protocols/gemini/normalize.ts";
 import { clientContext, type InboundRequest } from "../../proxy/exchange.ts";
 import { proxyRequest } from "../../proxy/proxy-request.ts";
 import { type Resolution, resolveRequest } from "../../routing/resolve.ts";
@@ -19,7 +21,7 @@ const routing = {
 };
 
 /** Only what routing needs is checked; every other field passes through untouched. */
-export const REQUEST_SCHEMAS: Record<WireProtocol, z.ZodType<Record<string, unknown>>> = {
+export const REQUEST_SCHEMAS: Record<Protocol, z.ZodType<Record<string, unknown>>> = {
   chat_completions: z.looseObject({
     ...routing,
     stream_options: z.looseObject({ include_usage: z.boolean().nullish() }).nullish(),
@@ -28,22 +30,12 @@ export const REQUEST_SCHEMAS: Record<WireProtocol, z.ZodType<Record<string, unkn
   messages: z.looseObject({ ...routing, messages: z.array(z.unknown()).min(1, "messages must contain at least one message"), max_tokens: z.number().int().positive().optional() }),
   responses: z.looseObject({ ...routing, input: z.union([z.string(), z.array(z.unknown())]) }),
   // The model and the stream choice come from the URL (routes/gemini.ts).
+  // Google's snake_case spellings read as camelCase (gemini/normalize.ts), for the audit and the codec alike.
   generate_content: z.preprocess(
-    camelTopLevel,
+    camelGeminiRequest,
     z.looseObject({ models: routing.models, contents: z.array(z.unknown()).min(1, "contents must contain at least one content") }),
   ) as z.ZodType<Record<string, unknown>>,
 };
-
-/**
- * Google accepts `system_instruction` for `systemInstruction` (its curl examples use it): the
- * top-level keys are read in one spelling, so the loss audit and the codec see them.
- */
-function camelTopLevel(body: unknown): unknown {
-  if (body === null || typeof body !== "object" || Array.isArray(body)) return body;
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(body)) out[key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())] = value;
-  return out;
-}
 
 /** What the URL says instead of the body (Gemini: `/v1beta/models/{model}:streamGenerateContent`). */
 export interface FromUrl {
@@ -51,7 +43,7 @@ export interface FromUrl {
   stream: boolean;
 }
 
-export async function handleInference(c: Context<AppEnv>, deps: RouteDeps, protocol: WireProtocol, fromUrl?: FromUrl): Promise<Response> {
+export async function handleInference(c: Context<AppEnv>, deps: RouteDeps, protocol: Protocol, fromUrl?: FromUrl): Promise<Response> {
   disableIdleTimeout(c.env?.server, c.req.raw);
   const registry = c.var.registry;
   const requestId = c.var.requestId;
