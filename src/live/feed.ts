@@ -23,8 +23,13 @@ export interface LiveFeed {
   record(event: RequestEvent): void;
   /** The kept entries, oldest first. */
   recent(): LiveEntry[];
-  /** Calls `watcher` with each new entry until the returned function is called; null when full. */
-  watch(watcher: (entry: LiveEntry) => void): (() => void) | null;
+  /**
+   * Calls `watcher` with each new entry until the returned function is called; null when full.
+   * `onClose` is told when the feed closes (the server stops): the watcher should end.
+   */
+  watch(watcher: (entry: LiveEntry) => void, onClose?: () => void): (() => void) | null;
+  /** Ends every watcher (a stopping server must not wait for open pages). */
+  close(): void;
 }
 
 export interface LiveFeedOptions {
@@ -39,22 +44,27 @@ export function createLiveFeed(options: LiveFeedOptions = {}): LiveFeed {
   const maxWatchers = options.maxWatchers ?? 32;
   const ring: LiveEntry[] = [];
   let next = 0;
-  const watchers = new Set<(entry: LiveEntry) => void>();
+  const watchers = new Map<(entry: LiveEntry) => void, (() => void) | undefined>();
   return {
     record(event) {
       const entry = liveEntry(event);
       if (ring.length < capacity) ring.push(entry);
       else ring[next] = entry;
       next = (next + 1) % capacity;
-      for (const watcher of watchers) watcher(entry);
+      for (const watcher of watchers.keys()) watcher(entry);
     },
     recent() {
       return ring.length < capacity ? [...ring] : [...ring.slice(next), ...ring.slice(0, next)];
     },
-    watch(watcher) {
+    watch(watcher, onClose) {
       if (watchers.size >= maxWatchers) return null;
-      watchers.add(watcher);
+      watchers.set(watcher, onClose);
       return () => watchers.delete(watcher);
+    },
+    close() {
+      const closing = [...watchers.values()];
+      watchers.clear();
+      for (const onClose of closing) onClose?.();
     },
   };
 }

@@ -180,6 +180,11 @@ describe("the dashboard", () => {
     await page.locator("#key-error", { hasText: "That key was refused: invalid API key" }).waitFor();
     await page.screenshot({ path: join(ARTIFACTS, "key-refused.png") });
 
+    // A key no HTTP header can carry brings the prompt back with the reason, not a stuck page.
+    await page.fill("#key-input", "ключ");
+    await page.click("#key-form button");
+    await page.locator("#key-error", { hasText: "an HTTP header cannot carry" }).waitFor();
+
     await page.fill("#key-input", "dash-secret-key");
     await page.click("#key-form button");
     await page.locator("#sources tr", { hasText: "ghost" }).waitFor();
@@ -205,6 +210,11 @@ describe("the dashboard", () => {
     expect(made.every((m) => m.startsWith("GET "))).toBe(true);
     expect(await page.locator("form:not(#key-form), [contenteditable]").count()).toBe(0);
     const overflow = await page.evaluate<number>("document.documentElement.scrollWidth - document.documentElement.clientWidth");
+    // A very long model name is cut in its cell; the table stays about as wide as its panel.
+    await fetch(`${open.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "x".repeat(3000), messages: [{ role: "user", content: "hi" }] }) });
+    await page.locator("#live-table tbody tr", { hasText: "xxxxxxxx…" }).waitFor();
+    const tableOverflow = await page.evaluate<number>("document.getElementById('live-table').scrollWidth - document.querySelector('#live .scroll').clientWidth");
+    expect(tableOverflow).toBeLessThan(400);
     expect(overflow).toBeLessThanOrEqual(0);
     // No colour needed: states are words, bars carry their figures.
     expect(await page.locator("#sources").textContent()).toMatch(/inactive/);

@@ -1,6 +1,9 @@
 // The live tail's memory (src/live/feed.ts): a ring of the last requests, oldest first, and a
 // bounded set of watchers.
-import { expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
+import type { Context } from "hono";
+import type { AppEnv } from "../../src/server/app.ts";
+import { liveTail } from "../../src/server/routes/dashboard.tsx";
 import { createLiveFeed, liveEntry } from "../../src/live/feed.ts";
 import type { RequestEvent } from "../../src/request-event.ts";
 
@@ -36,4 +39,35 @@ test("an entry: who served, each failover with its reason, the ledger's token bu
   ]);
   expect(entry.tokens).toEqual({ input: 40, cacheRead: 60, cacheWrite: 0, output: 20, reasoning: 5 });
   expect(entry.ttftMs).toBe(42);
+});
+
+describe("GET /bitrouter/live", () => {
+  const context = () => ({ env: undefined, req: { raw: new Request("http://127.0.0.1/bitrouter/live") } }) as unknown as Context<AppEnv>;
+
+  test("opens with a comment at once, then the kept entries; a page that stops reading is cut off, not kept", async () => {
+    const feed = createLiveFeed({ capacity: 5, maxWatchers: 1 });
+    feed.record(event(1));
+    const response = liveTail(context(), feed);
+    const reader = response.body!.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    expect(first).toBe(": live\n\n");
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain('"id":"r1"');
+    expect(feed.watch(() => {})).toBeNull();
+    // Nobody reads from here on: past 1 MiB waiting, the watcher is dropped and its slot freed.
+    for (let n = 2; n < 6000; n++) feed.record(event(n, { requestedModel: "m".repeat(200) }));
+    expect(feed.watch(() => {})).not.toBeNull();
+  });
+
+  test("a closing feed ends every stream (a stopping server does not wait for open pages)", async () => {
+    const feed = createLiveFeed();
+    const response = liveTail(context(), feed);
+    feed.close();
+    const text = await response.text();
+    expect(text.startsWith(": live\n\n")).toBe(true);
+  });
+
+  test("past the watcher limit: 503", () => {
+    const feed = createLiveFeed({ maxWatchers: 0 });
+    expect(() => liveTail(context(), feed)).toThrow("too many pages");
+  });
 });

@@ -1,5 +1,6 @@
 // `bitrouter` / `bitrouter serve`: start the proxy in the foreground until SIGINT/SIGTERM;
 // SIGHUP reloads the config (in-flight requests keep the registry they started with).
+import { createLiveFeed } from "../../live/feed.ts";
 import { mkdirSync, watch } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { ConfigError, formatProblem, loadConfig } from "../../config/load.ts";
@@ -77,7 +78,8 @@ export async function serveCommand(argv: string[], io: Io, signals: ServeSignals
     retentionDays: () => live.current().settings.usage.retentionDays,
     enabled: () => live.current().settings.usage.enabled,
   });
-  const app = createApp({ registry: live.current, upstream, log, subscriptions, ledger, summarizeUsage: summarizeInChild });
+  const tail = createLiveFeed();
+  const app = createApp({ registry: live.current, upstream, log, subscriptions, ledger, summarizeUsage: summarizeInChild, live: tail });
   let server: ReturnType<typeof startServer>;
   try {
     server = startServer(app, { host: listen.host, port: listen.port });
@@ -111,6 +113,8 @@ export async function serveCommand(argv: string[], io: Io, signals: ServeSignals
       for (const remove of removers) remove();
       stopWatching();
       live.stop();
+      // Open dashboards follow the live tail for ever: end it, or every stop waits out the grace.
+      tail.close();
       server.stop(grace).then(() => {
         ledger?.close();
         log.info("stopped");

@@ -28,14 +28,15 @@ export function dashboardPages(): Hono<AppEnv> {
   return routes;
 }
 
-/** A watcher this far behind (bytes queued) is cut off rather than let grow. */
+/** A watcher this far behind (bytes queued and unread) is cut off rather than let grow. */
 const MAX_QUEUED_BYTES = 1 << 20;
 const KEEPALIVE_MS = 15_000;
 
 /**
  * GET /bitrouter/live: server-sent events, `event: request` with a LiveEntry as `data`, first
- * the kept entries (oldest first), then each request as it finishes. 503 when too many pages
- * are watching.
+ * the kept entries (oldest first), then each request as it finishes. A comment opens the stream
+ * at once (a browser's fetch resolves only at the first byte). 503 when too many pages are
+ * watching; a page that stops reading is cut off once 1 MiB waits for it.
  */
 export function liveTail(c: Context<AppEnv>, feed: LiveFeed): Response {
   disableIdleTimeout(c.env?.server, c.req.raw);
@@ -43,16 +44,22 @@ export function liveTail(c: Context<AppEnv>, feed: LiveFeed): Response {
   const frame = (entry: LiveEntry) => encoder.encode(`event: request\ndata: ${JSON.stringify(entry)}\n\n`);
   let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
   let keepalive: ReturnType<typeof setInterval> | undefined;
+  const end = () => {
+    const open = controller;
+    cleanup();
+    try {
+      open?.close();
+    } catch {
+      // already closed or errored: nothing to end
+    }
+  };
   const send = (bytes: Uint8Array) => {
     if (!controller) return;
-    if ((controller.desiredSize ?? 0) < -MAX_QUEUED_BYTES) {
-      cleanup();
-      controller.close();
-      return;
-    }
+    // desiredSize counts bytes (the size() below): how far the reader is behind.
+    if ((controller.desiredSize ?? 0) < -MAX_QUEUED_BYTES) return end();
     controller.enqueue(bytes);
   };
-  const unwatch = feed.watch((entry) => send(frame(entry)));
+  const unwatch = feed.watch((entry) => send(frame(entry)), end);
   if (!unwatch) throw new BitRouterError(503, "upstream_error", "too many pages are following the live tail; close one and reload", { code: "live_full" });
   const cleanup = () => {
     unwatch();
@@ -63,6 +70,7 @@ export function liveTail(c: Context<AppEnv>, feed: LiveFeed): Response {
     {
       start(c) {
         controller = c;
+        send(encoder.encode(": live\n\n"));
         for (const entry of feed.recent()) send(frame(entry));
         keepalive = setInterval(() => send(encoder.encode(": keep-alive\n\n")), KEEPALIVE_MS);
       },
@@ -70,7 +78,7 @@ export function liveTail(c: Context<AppEnv>, feed: LiveFeed): Response {
         cleanup();
       },
     },
-    { highWaterMark: 0 },
+    { highWaterMark: 0, size: (chunk) => chunk?.byteLength ?? 0 },
   );
   c.req.raw.signal.addEventListener("abort", cleanup, { once: true });
   return new Response(body, { headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" } });

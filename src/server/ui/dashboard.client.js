@@ -51,8 +51,16 @@
   }
 
   async function api(path, signal) {
-    const response = await fetch(path, { headers: key ? { authorization: `Bearer ${key}` } : {}, signal, cache: "no-store" });
+    let response;
+    try {
+      response = await fetch(path, { headers: key ? { authorization: `Bearer ${key}` } : {}, signal, cache: "no-store" });
+    } catch (error) {
+      // A key no header can carry (a character outside Latin-1): the browser refuses to send it.
+      if (key && error instanceof TypeError && !signal?.aborted && /header|ISO-8859-1|code point/i.test(error.message)) throw new AuthError("it has characters an HTTP header cannot carry");
+      throw error;
+    }
     if (response.status === 401) throw new AuthError(await messageOf(response));
+    if (response.status === 431 && key) throw new AuthError("it is too long for an HTTP header");
     if (!response.ok) throw new Error(`${path.split("?")[0]}: ${await messageOf(response)}`);
     return response;
   }
@@ -162,7 +170,7 @@
 
   function renderPlans(status) {
     if (status.plans.length === 0) {
-      fill("plans", el("p", { class: "empty" }, "No plan logins. `bitrouter login anthropic` or `bitrouter login openai` adds one; its windows appear here once it has answered."));
+      fill("plans", el("p", { class: "empty" }, "No plan logins. `bitrouter login anthropic` (a Claude plan) or `bitrouter login openai-codex` (a ChatGPT plan) adds one; its windows appear here once it has answered."));
       return;
     }
     const spill = Math.round(status.spill_at * 100);
@@ -223,6 +231,11 @@
     return table.tBodies[0];
   }
 
+  /** A name as it fits a cell: long ones are cut, whole in the tooltip. */
+  function short(text, max = 80) {
+    return text.length > max ? el("span", { title: text }, `${text.slice(0, max - 1)}…`) : text;
+  }
+
   function tokens(t) {
     if (!t) return el("span", { class: "muted" }, "not reported");
     const parts = [`in ${t.input}`, t.cacheRead ? `cache read ${t.cacheRead}` : "", t.cacheWrite ? `cache write ${t.cacheWrite}` : "", `out ${t.output}`, t.reasoning ? `reasoning ${t.reasoning}` : ""].filter(Boolean);
@@ -231,16 +244,18 @@
 
   function addRow(entry) {
     const tbody = liveTable();
+    // A reconnect replays the kept entries: a row already shown is not shown twice.
+    if (tbody.querySelector(`tr[data-request-id="${CSS.escape(entry.id)}"]`)) return;
     const served = entry.served ? `${entry.served.provider}${entry.served.account !== "default" ? ` (${entry.served.account})` : ""} · ${entry.served.model}` : "—";
-    const failovers = entry.failovers.length === 0 ? "—" : el("ul", { class: "plain" }, entry.failovers.map((f) => el("li", {}, `${f.provider}${f.model ? `/${f.model}` : ""}${f.account ? ` (${f.account})` : ""}: ${f.reason}`)));
+    const failovers = entry.failovers.length === 0 ? "—" : el("ul", { class: "plain" }, entry.failovers.map((f) => el("li", {}, short(`${f.provider}${f.model ? `/${f.model}` : ""}${f.account ? ` (${f.account})` : ""}: ${f.reason}`, 160))));
     const ok = entry.status < 400;
     const row = el(
       "tr",
       { "data-request-id": entry.id, class: ok ? "" : "failed" },
       el("td", {}, el("time", { datetime: new Date(entry.at).toISOString() }, clock(entry.at))),
-      el("th", { scope: "row" }, entry.model || "(none)"),
-      el("td", {}, served),
-      el("td", {}, failovers),
+      el("th", { scope: "row", class: "wrap" }, entry.model ? short(entry.model) : "(none)"),
+      el("td", { class: "wrap" }, typeof served === "string" ? short(served) : served),
+      el("td", { class: "wrap" }, failovers),
       el("td", {}, tokens(entry.tokens)),
       el("td", {}, entry.ttftMs === null ? "—" : `${Math.round(entry.ttftMs)} ms`),
       el("td", {}, el("span", { class: `state ${ok ? "ok" : "error"}` }, String(entry.status))),
@@ -253,13 +268,21 @@
     while (tbody.rows.length > LIVE_ROWS) tbody.deleteRow(tbody.rows.length - 1);
   }
 
+  /** A fixed "until" text: the route box is a live region, and a ticking countdown would be read out each second. */
+  function until(iso) {
+    const at = Date.parse(iso);
+    return `${new Date(at).toLocaleString([], { weekday: "short", hour: "2-digit", minute: "2-digit" })} (in ${duration(at - Date.now())})`;
+  }
+
   async function explain(entry) {
     const detail = document.getElementById("route-detail");
+    detail.scrollIntoView({ block: "nearest" });
+    detail.focus();
     detail.replaceChildren(el("p", {}, `Route for ${entry.model}…`));
     try {
       const response = await fetch(`/bitrouter/route?model=${encodeURIComponent(entry.model)}&protocol=${encodeURIComponent(entry.protocol)}`, { headers: key ? { authorization: `Bearer ${key}` } : {} });
       const route = await response.json();
-      const heading = el("h3", {}, `Route for ${entry.model}, as it stands now`);
+      const heading = el("h3", {}, "Route for ", short(entry.model), ", as it stands now");
       if (route.error) {
         detail.replaceChildren(heading, el("p", { class: "error" }, route.error.message));
         return;
@@ -270,7 +293,7 @@
           {},
           el("strong", {}, `${t.provider}/${t.model}${t.account !== "default" ? ` (${t.account})` : ""}`),
           ` — ${t.why}`,
-          t.demoted ? el("span", { class: "demoted" }, ` · demoted: ${t.demoted.reason}`, t.demoted.until ? [" until ", countdown(t.demoted.until)] : "") : "",
+          t.demoted ? el("span", { class: "demoted" }, ` · demoted: ${t.demoted.reason}`, t.demoted.until ? ` until ${until(t.demoted.until)}` : "") : "",
           t.probe ? " · next request probes it" : "",
         ),
       );
@@ -293,7 +316,8 @@
       const reader = response.body.getReader();
       const decoder = new TextDecoder();
       let buffer = "";
-      setConnection("Live");
+      liveState = "Live";
+      showConnection();
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
@@ -310,9 +334,12 @@
     } catch (error) {
       if (controller.signal.aborted) return;
       if (error instanceof AuthError) return askForKey(error.message);
+      liveState = `Live tail unavailable: ${error.message || error}; retrying`;
+      showConnection();
     }
     if (live === controller) {
-      setConnection("Live tail lost; reconnecting…");
+      if (liveState === "Live") liveState = "Live tail lost; reconnecting…";
+      showConnection();
       setTimeout(() => live === controller && follow(), 2000);
     }
   }
@@ -325,7 +352,7 @@
 
   /** Horizontal bars: cost (solid) and saved (hatched), each labelled with its figure. */
   function chart(title, summary) {
-    const groups = summary.groups.slice(0, 12);
+    const groups = summary.groups.slice(0, 12).map((g) => ({ ...g, key: g.key || "(none)" }));
     if (groups.length === 0) return el("figure", { class: "chart" }, el("figcaption", {}, title), el("p", { class: "empty" }, "No requests in this period."));
     const max = Math.max(...groups.map((g) => Math.max(g.cost_usd, g.saved_usd)), 1e-9);
     const rowHeight = 34;
@@ -336,7 +363,7 @@
       const y = i * rowHeight;
       const cost = (g.cost_usd / max) * barSpace;
       const saved = (g.saved_usd / max) * barSpace;
-      const name = g.key.length > 22 ? `${g.key.slice(0, 21)}…` : g.key;
+      const name = g.key.length > 20 ? `${g.key.slice(0, 19)}…` : g.key;
       return svg(
         "g",
         { transform: `translate(0 ${y})` },
@@ -352,6 +379,7 @@
     const table = el(
       "table",
       { class: "figures" },
+      el("caption", {}, `${title}: requests, tokens, cost and money saved`),
       el("thead", {}, el("tr", {}, ["", "Requests", "Tokens in / out", "Cost", "Saved"].map((h) => el("th", { scope: "col" }, h)))),
       el(
         "tbody",
@@ -361,10 +389,17 @@
         ),
       ),
     );
-    return el("figure", { class: "chart" }, el("figcaption", {}, title), picture, el("details", {}, el("summary", {}, "Figures"), el("div", { class: "scroll" }, table)));
+    return el("figure", { class: "chart" }, el("figcaption", {}, title), picture, el("details", { "data-chart": title, open: openFigures.has(title) }, el("summary", {}, "Figures"), el("div", { class: "scroll" }, table)));
   }
 
+  /** Which charts' figure tables are open: a refresh keeps them so. */
+  const openFigures = new Set();
+
   async function loadUsage() {
+    for (const details of document.querySelectorAll("#usage details[data-chart]")) {
+      if (details.open) openFigures.add(details.dataset.chart);
+      else openFigures.delete(details.dataset.chart);
+    }
     try {
       const [day, model, source] = await Promise.all(["day", "model", "source"].map(async (by) => (await api(`/bitrouter/usage?since=${since}&by=${by}`)).json()));
       const t = day.total;
@@ -384,8 +419,20 @@
 
   // ── Start, auth, refresh ──────────────────────────────────────────────────────────────
 
+  let liveState = "Connecting…";
+  let statusNote = "";
+
+  /** The header line: the live tail's state, and when the status was last read. Written only when it changes. */
+  function showConnection() {
+    const text = statusNote ? `${liveState} · ${statusNote}` : liveState;
+    const node = document.getElementById("connection");
+    if (node.textContent !== text) node.textContent = text;
+  }
+
   function setConnection(text) {
-    document.getElementById("connection").textContent = text;
+    liveState = text;
+    statusNote = "";
+    showConnection();
   }
 
   function stop() {
@@ -397,6 +444,7 @@
 
   function askForKey(message) {
     stop();
+    sessionStorage.removeItem(KEY);
     document.getElementById("panels").hidden = true;
     const form = document.getElementById("key-form");
     form.hidden = false;
@@ -410,15 +458,18 @@
       const status = await (await api("/bitrouter/status")).json();
       renderSources(status);
       renderPlans(status);
-      if (!live) follow();
-      setConnection(`Live · status at ${clock(Date.now())}`);
+      if (!live && !document.hidden) follow();
+      statusNote = "";
+      showConnection();
+      document.getElementById("updated").textContent = `Status read at ${clock(Date.now())}`;
       return true;
     } catch (error) {
       if (error instanceof AuthError) {
         askForKey(error.message);
         return false;
       }
-      setConnection(`BitRouter did not answer: ${error.message || error}`);
+      statusNote = `BitRouter did not answer: ${error.message || error}`;
+      showConnection();
       return true;
     }
   }
@@ -432,9 +483,24 @@
     timers.push(setInterval(refreshStatus, STATUS_EVERY_MS), setInterval(loadUsage, USAGE_EVERY_MS), setInterval(tick, 1000));
   }
 
+  // A hidden tab lets go of its live-tail connection: browsers allow six per host, and every
+  // open dashboard tab holding one would starve the others. It follows again when shown.
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) {
+      live?.abort();
+      live = null;
+      setConnection("Paused while this tab is hidden");
+    } else if (timers.length > 0) {
+      follow();
+    }
+  });
+
   document.getElementById("key-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    key = document.getElementById("key-input").value.trim();
+    const typed = document.getElementById("key-input").value.trim();
+    const error = document.getElementById("key-error");
+    if (!typed) return void (error.textContent = "Type the key first.");
+    key = typed;
     sessionStorage.setItem(KEY, key);
     start();
   });

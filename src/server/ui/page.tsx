@@ -32,6 +32,7 @@ export const DashboardPage: FC<{ version: string }> = (props) => (
         <p id="connection" role="status">
           Connecting…
         </p>
+        <p id="updated" class="muted"></p>
       </header>
       <form id="key-form" class="key-form" hidden>
         <h2>This BitRouter asks for an API key</h2>
@@ -44,9 +45,6 @@ export const DashboardPage: FC<{ version: string }> = (props) => (
       <main id="panels">
         <Panel id="sources" title="Sources" hint="Every source, whether it can serve, and each target's health." />
         <Panel id="plans" title="Plans" hint="Each plan account's quota windows; traffic moves off a plan at the spill-over mark." />
-        <Panel id="live" title="Live" hint="Requests as they finish. Choose one to see the route a request for its model takes now.">
-          <div id="route-detail" class="route-detail" aria-live="polite"></div>
-        </Panel>
         <Panel id="usage" title="Usage" hint="From the usage ledger: what the requests cost, and what plans and local models saved.">
           <div class="usage-controls" role="group" aria-label="Period">
             <button type="button" data-since="24h">24 hours</button>
@@ -55,6 +53,9 @@ export const DashboardPage: FC<{ version: string }> = (props) => (
             </button>
             <button type="button" data-since="30d">30 days</button>
           </div>
+        </Panel>
+        <Panel id="live" title="Live" hint="Requests as they finish. Choose one to see the route a request for its model takes now.">
+          <div id="route-detail" class="route-detail" aria-live="polite" tabindex={-1}></div>
         </Panel>
       </main>
       <noscript>
