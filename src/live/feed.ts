@@ -42,19 +42,21 @@ export interface LiveFeedOptions {
 export function createLiveFeed(options: LiveFeedOptions = {}): LiveFeed {
   const capacity = options.capacity ?? 200;
   const maxWatchers = options.maxWatchers ?? 32;
-  const ring: LiveEntry[] = [];
+  // Events as they came: an entry is built only when someone looks (most requests, nobody does).
+  const ring: RequestEvent[] = [];
   let next = 0;
   const watchers = new Map<(entry: LiveEntry) => void, (() => void) | undefined>();
   return {
     record(event) {
-      const entry = liveEntry(event);
-      if (ring.length < capacity) ring.push(entry);
-      else ring[next] = entry;
+      if (ring.length < capacity) ring.push(event);
+      else ring[next] = event;
       next = (next + 1) % capacity;
+      if (watchers.size === 0) return;
+      const entry = liveEntry(event);
       for (const watcher of watchers.keys()) watcher(entry);
     },
     recent() {
-      return ring.length < capacity ? [...ring] : [...ring.slice(next), ...ring.slice(0, next)];
+      return (ring.length < capacity ? ring : [...ring.slice(next), ...ring.slice(0, next)]).map(liveEntry);
     },
     watch(watcher, onClose) {
       if (watchers.size >= maxWatchers) return null;
