@@ -6,6 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { parseConfigText } from "../../src/config/load.ts";
 import { BitRouterError } from "../../src/errors.ts";
 import { GEMINI_SIGNATURE, type Request } from "../../src/protocols/ir.ts";
+import { DIALECTS } from "../../src/protocols/dialects.ts";
 import { geminiErrorBody, googleRetryDelay } from "../../src/protocols/gemini/errors.ts";
 import { geminiSchema } from "../../src/protocols/gemini/schema.ts";
 import { classifyStatus } from "../../src/routing/classify.ts";
@@ -344,4 +345,12 @@ test("a stream chunk that leaves a count out does not reset it", () => {
 test("a config written when google meant its OpenAI-compatible endpoint keeps speaking Chat there", () => {
   const google = buildRegistry({ ...parseConfigText("providers:\n  google:\n    api_base: https://generativelanguage.googleapis.com/v1beta/openai/\n", "bitrouter.yaml", {}), path: "bitrouter.yaml" }, { GEMINI_API_KEY: "k" }).sources.get("google")!;
   expect(google.protocolRules[0]!.protocols).toEqual(["chat_completions"]);
+});
+
+test("a user turn's text parts reach a Chat source apart, not glued (gemini-cli's context part, Claude Code's reminders)", () => {
+  const chat = DIALECTS.chat_completions;
+  const fromGemini = chat.encodeRequest(decodeGeminiRequest({ contents: [{ role: "user", parts: [{ text: "<session_context>cwd</session_context>" }, { text: "Say hello" }] }] }), { model: "m", stream: false });
+  expect(fromGemini.messages).toEqual([{ role: "user", content: "<session_context>cwd</session_context>\n\nSay hello" }]);
+  const fromClaude = chat.encodeRequest(DIALECTS.messages.decodeRequest({ model: "x", max_tokens: 9, messages: [{ role: "user", content: [{ type: "text", text: "<system-reminder>r</system-reminder>" }, { type: "text", text: "" }, { type: "text", text: "fix it" }] }] }), { model: "m", stream: false });
+  expect(fromClaude.messages).toEqual([{ role: "user", content: "<system-reminder>r</system-reminder>\n\nfix it" }]);
 });

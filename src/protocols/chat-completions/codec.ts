@@ -196,7 +196,10 @@ function encodeChatMessage(message: Message, reasoningHistory: boolean): Json[] 
   const rest = [...resultMedia, ...message.content.filter((p) => p.type !== "tool_result")];
   if (rest.length > 0) {
     const simple = rest.every((p) => p.type === "text");
-    out.push({ role: "user", content: simple ? textOf(rest) : rest.map(encodeChatPart).filter((p) => p !== null) });
+    // Text only: one string (every Chat server takes that), its parts apart by a blank line, as
+    // separate blocks are (Claude Code's reminders, gemini-cli's context part): never glued.
+    const joined = () => (rest as { text: string }[]).map((p) => p.text).filter((t) => t !== "").join("\n\n");
+    out.push({ role: "user", content: simple ? joined() : rest.map(encodeChatPart).filter((p) => p !== null) });
   }
   return out;
 }
