@@ -141,13 +141,27 @@ export function readAnswer(text: string): { ok: true; body: Json } | { ok: false
   return { ok: true, body };
 }
 
-/** Parse a JSON answer, reject an error body, patch the first `model`, read usage. */
-function checkedJson(text: string, context: ClientContext, valid: (body: Json) => boolean, usage: (body: Json) => Usage | null): DecodedJson {
+/**
+ * Parse a JSON answer, reject an error body, patch the first `model` (Gemini: `modelVersion`)
+ * to what the client asked for, read usage.
+ */
+function checkedJson(text: string, context: ClientContext, valid: (body: Json) => boolean, usage: (body: Json) => Usage | null, field: ModelField = MODEL): DecodedJson {
   const answer = readAnswer(text);
   if (!answer.ok) return answer;
   const body = answer.body;
   if (!valid(body)) return { ok: false, reason: "upstream answer is not a complete response" };
-  return { ok: true, body: text.replace(MODEL_FIELD, `"model":${JSON.stringify(context.model)}`), usage: usage(body) };
+  return { ok: true, body: patchModel(text, context.model, field), usage: usage(body) };
+}
+
+interface ModelField {
+  pattern: RegExp;
+  name: string;
+}
+const MODEL: ModelField = { pattern: MODEL_FIELD, name: "model" };
+const MODEL_VERSION: ModelField = { pattern: /"modelVersion"\s*:\s*"(?:[^"\\]|\\.)*"/, name: "modelVersion" };
+
+function patchModel(text: string, model: string, field: ModelField): string {
+  return text.replace(field.pattern, `"${field.name}":${JSON.stringify(model)}`);
 }
 
 const compactId = (requestId: string) => requestId.replace(/-/g, "");
@@ -186,7 +200,7 @@ const messages: Dialect = {
       rewrite: (block, name) => {
         // Every Anthropic frame must carry its `event:` line, or the SDK drops it silently.
         const named = name === undefined ? `event: ${/"type"\s*:\s*"(\w+)"/.exec(block)?.[1] ?? "message"}\n${block}` : block;
-        return name === "message_start" || (name === undefined && named.startsWith("event: message_start")) ? named.replace(MODEL_FIELD, `"model":${JSON.stringify(c.model)}`) : named;
+        return name === "message_start" || (name === undefined && named.startsWith("event: message_start")) ? patchModel(named, c.model, MODEL) : named;
       },
       closing: 'event: message_stop\ndata: {"type":"message_stop"}\n\n',
       errorFrame: messagesErrorFrame,
@@ -238,7 +252,7 @@ function responsesPassthrough(c: ClientContext): StreamRelay {
       if (seen) sequence = Number(seen[1]) + 1;
       if (name === undefined || !LIFECYCLE.has(name)) return block;
       if (name === "response.created") responseId = /"id"\s*:\s*"([^"]+)"/.exec(block)?.[1] ?? responseId;
-      return block.replace(MODEL_FIELD, `"model":${JSON.stringify(c.model)}`);
+      return patchModel(block, c.model, MODEL);
     },
     // A Responses stream ends only with its terminal event, which is also what finishes it.
     closing: "",
@@ -252,8 +266,6 @@ function responsesPassthrough(c: ClientContext): StreamRelay {
     },
   });
 }
-
-const MODEL_VERSION_FIELD = /"modelVersion"\s*:\s*"(?:[^"\\]|\\.)*"/;
 
 const geminiContext = (c: ClientContext) => ({ model: c.model, responseId: compactId(c.requestId) });
 
@@ -275,15 +287,16 @@ const generateContent: Dialect = {
   },
   // Gemini streams have no end marker: the chunk with a finishReason is the last.
   // `modelVersion` echoes the model the client asked for, as `model` does in the other protocols.
-  passthroughRelay: (c) => inspectingPassthrough({ decoder: geminiStreamDecoder(), rewrite: (block) => block.replace(MODEL_VERSION_FIELD, `"modelVersion":${JSON.stringify(c.model)}`), closing: "", errorFrame: geminiErrorFrame }),
-  passthroughJson: (text, c) => {
-    const answer = readAnswer(text);
-    if (!answer.ok) return answer;
-    const body = answer.body;
-    // A prompt blocked by the source's safety filter is an answer too (promptFeedback, no candidates).
-    if (!Array.isArray(body.candidates) && !body.promptFeedback) return { ok: false, reason: "upstream answer is not a complete response" };
-    return { ok: true, body: text.replace(MODEL_VERSION_FIELD, `"modelVersion":${JSON.stringify(c.model)}`), usage: body.usageMetadata ? readGeminiUsage(asObject(body.usageMetadata)) : null };
-  },
+  passthroughRelay: (c) => inspectingPassthrough({ decoder: geminiStreamDecoder(), rewrite: (block) => patchModel(block, c.model, MODEL_VERSION), closing: "", errorFrame: geminiErrorFrame }),
+  passthroughJson: (text, c) =>
+    checkedJson(
+      text,
+      c,
+      // A prompt blocked by the source's safety filter is an answer too (promptFeedback, no candidates).
+      (b) => Array.isArray(b.candidates) || Boolean(b.promptFeedback),
+      (b) => (b.usageMetadata ? readGeminiUsage(asObject(b.usageMetadata)) : null),
+      MODEL_VERSION,
+    ),
   errorStream: (error) => geminiErrorFrame(error),
   // The SDK inside gemini-cli reads only a buffer that starts with `data: `: one comment line
   // stalls the stream for good. An empty model turn is what it skips.

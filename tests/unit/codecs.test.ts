@@ -13,6 +13,7 @@ import { type ClientContext, DIALECTS } from "../../src/protocols/dialects.ts";
 import { auditRequestFields } from "../../src/protocols/fields.ts";
 import type { Json } from "../../src/protocols/json.ts";
 import { translatingRelay } from "../../src/protocols/translate.ts";
+import { camelGeminiRequest } from "../../src/protocols/gemini/normalize.ts";
 import { chatJson, chatStream, geminiJson, geminiStream, messagesJson, messagesStream, type Rendered, responsesJson, responsesStream, type Script, scriptFor } from "../support/fake-protocols.ts";
 
 const GOLDEN = join(import.meta.dir, "golden");
@@ -222,7 +223,8 @@ describe("requests, every direction", () => {
     for (const to of PROTOCOLS) {
       if (from === to) continue;
       test(`${SHORT[from]} → ${SHORT[to]}`, () => {
-        const ir = DIALECTS[from].decodeRequest(REQUESTS[from]);
+        // A Gemini body as the route hands it on: in camelCase (gemini/normalize.ts).
+        const ir = DIALECTS[from].decodeRequest(from === "generate_content" ? (camelGeminiRequest(REQUESTS[from]) as Json) : REQUESTS[from]);
         golden(`request.${SHORT[from]}-to-${SHORT[to]}.json`, `${JSON.stringify(DIALECTS[to].encodeRequest(ir, { model: "upstream-model", stream: true }), null, 2)}\n`);
       });
     }

@@ -9,6 +9,8 @@ import { GEMINI_SIGNATURE, type Request } from "../../src/protocols/ir.ts";
 import { DIALECTS } from "../../src/protocols/dialects.ts";
 import { geminiErrorBody, googleRetryDelay } from "../../src/protocols/gemini/errors.ts";
 import { geminiSchema } from "../../src/protocols/gemini/schema.ts";
+import { camelGeminiRequest } from "../../src/protocols/gemini/normalize.ts";
+import type { Json } from "../../src/protocols/json.ts";
 import { classifyStatus } from "../../src/routing/classify.ts";
 import { readModelList } from "../../src/sources/discover.ts";
 import { buildRegistry, inferProtocol } from "../../src/sources/registry.ts";
@@ -226,12 +228,12 @@ describe("what Gemini needs that the other protocols do not", () => {
   });
 
   test("snake_case spellings, as Google's curl examples write them", () => {
-    const ir = decodeGeminiRequest({
+    const ir = decodeGeminiRequest(camelGeminiRequest({
       system_instruction: { parts: [{ text: "Be brief." }] },
       contents: [{ role: "user", parts: [{ inline_data: { mime_type: "image/png", data: "AAAA" } }, { text: "what is it?" }] }],
       generation_config: { max_output_tokens: 40, stop_sequences: ["END"] },
       tool_config: { function_calling_config: { mode: "NONE" } },
-    });
+    }) as Json);
     expect(ir.system).toEqual([{ text: "Be brief." }]);
     expect(ir.messages[0]!.content[0]).toEqual({ type: "image", source: { kind: "base64", mediaType: "image/png", data: "AAAA" } });
     expect([ir.maxTokens, ir.stop, ir.toolChoice]).toEqual([40, ["END"], { type: "none" }]);

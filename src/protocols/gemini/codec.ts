@@ -12,7 +12,6 @@
 import { argumentsText, GEMINI_SIGNATURE, isBlank, isGeminiSignature, withCallIds, parseArguments, type Part, type Request, type Response, type StopReason, type StreamDecoder, type StreamEncoder, type StreamEvent, type Tool, type ToolChoice, type Usage } from "../ir.ts";
 import { asArray, asNumber, asObject, asString, isObject, type Json, malformed, parseEventData } from "../json.ts";
 import { geminiErrorFrame } from "./errors.ts";
-import { camelGeminiRequest } from "./normalize.ts";
 import { jsonSchemaFromGemini } from "./schema.ts";
 
 // ── Requests ────────────────────────────────────────────────────────────────────────────
@@ -29,12 +28,12 @@ function geminiCallId(name: string, args: string, ordinal: number, salt = ""): s
 }
 
 /**
- * A generateContent body (either spelling, see normalize.ts) → the IR. Calls without an id get
- * geminiCallId's deterministic ones; each functionResponse is paired with its call by id, else
- * with the oldest open call of its name that no later response claims by id.
+ * A generateContent body in camelCase (the routes bring Google's snake_case spellings to it once,
+ * see normalize.ts) → the IR. Calls without an id get geminiCallId's deterministic ones; each
+ * functionResponse is paired with its call by id, else with the oldest open call of its name
+ * that no later response claims by id.
  */
-export function decodeGeminiRequest(raw: Json): Request {
-  const body = asObject(camelGeminiRequest(raw));
+export function decodeGeminiRequest(body: Json): Request {
   const generation = asObject(body.generationConfig);
   const thinking = asObject(generation.thinkingConfig);
   const messages: Request["messages"] = [];

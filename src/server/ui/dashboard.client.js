@@ -98,11 +98,16 @@
     return node;
   }
 
-  function tickOne(node) {
-    const at = Date.parse(node.dataset.until);
+  /** "Tue 14:00 (in 1 h 02 min)" for an ISO time, in this browser's clock. */
+  function when(iso) {
+    const at = Date.parse(iso);
     const left = at - Date.now();
     const local = new Date(at).toLocaleString([], { weekday: "short", hour: "2-digit", minute: "2-digit" });
-    node.textContent = left > 0 ? `${local} (in ${duration(left)})` : `${local} (passed)`;
+    return left > 0 ? `${local} (in ${duration(left)})` : `${local} (passed)`;
+  }
+
+  function tickOne(node) {
+    node.textContent = when(node.dataset.until);
   }
 
   function tick() {
@@ -268,12 +273,7 @@
     while (tbody.rows.length > LIVE_ROWS) tbody.deleteRow(tbody.rows.length - 1);
   }
 
-  /** A fixed "until" text: the route box is a live region, and a ticking countdown would be read out each second. */
-  function until(iso) {
-    const at = Date.parse(iso);
-    return `${new Date(at).toLocaleString([], { weekday: "short", hour: "2-digit", minute: "2-digit" })} (in ${duration(at - Date.now())})`;
-  }
-
+  /** The route box is a live region: its times are written once (`when`), never ticking, or a reader would hear them each second. */
   async function explain(entry) {
     const detail = document.getElementById("route-detail");
     detail.scrollIntoView({ block: "nearest" });
@@ -293,7 +293,7 @@
           {},
           el("strong", {}, `${t.provider}/${t.model}${t.account !== "default" ? ` (${t.account})` : ""}`),
           ` — ${t.why}`,
-          t.demoted ? el("span", { class: "demoted" }, ` · demoted: ${t.demoted.reason}`, t.demoted.until ? ` until ${until(t.demoted.until)}` : "") : "",
+          t.demoted ? el("span", { class: "demoted" }, ` · demoted: ${t.demoted.reason}`, t.demoted.until ? ` until ${when(t.demoted.until)}` : "") : "",
           t.probe ? " · next request probes it" : "",
         ),
       );
