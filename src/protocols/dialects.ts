@@ -85,6 +85,8 @@ export interface Dialect {
   /** Same protocol on both sides: the client's body with the upstream model and our extensions removed. */
   passthroughBody(body: Json, model: string): Json;
   passthroughRelay(context: ClientContext): StreamRelay;
+  /** A 2xx JSON body that is a whole answer in this protocol (not `{}`, an error, or another shape). */
+  isAnswer(body: Json): boolean;
   /** Same protocol: the source's JSON answer checked, its usage read, `model` patched. */
   passthroughJson(text: string, context: ClientContext): DecodedJson;
   /** A whole error stream, for a failure after headers went out but before anything else did. */
@@ -153,6 +155,12 @@ function checkedJson(text: string, context: ClientContext, valid: (body: Json) =
   return { ok: true, body: patchModel(text, context.model, field), usage: usage(body) };
 }
 
+const isChatAnswer = (b: Json) => Array.isArray(b.choices);
+const isMessagesAnswer = (b: Json) => b.type === "message" && Array.isArray(b.content);
+const isResponsesAnswer = (b: Json) => b.object === "response" && Array.isArray(b.output) && b.status !== "failed";
+// A prompt blocked by the source's safety filter is an answer too (promptFeedback, no candidates).
+const isGeminiAnswer = (b: Json) => (Array.isArray(b.candidates) && b.candidates.length > 0) || Boolean(b.promptFeedback);
+
 interface ModelField {
   pattern: RegExp;
   name: string;
@@ -175,11 +183,12 @@ const chat: Dialect = {
   streamEncoder: (c) => chatStreamEncoder({ id: `chatcmpl-${c.requestId}`, model: c.model, created: c.created, includeUsage: c.includeUsage }),
   passthroughBody: withModel,
   passthroughRelay: (c) => chatPassthroughRelay({ requestedModel: c.model, deliverUsage: c.includeUsage }),
+  isAnswer: isChatAnswer,
   passthroughJson: (text, c) =>
     checkedJson(
       text,
       c,
-      (b) => Array.isArray(b.choices),
+      isChatAnswer,
       (b) => (b.usage ? readChatUsage(asObject(b.usage)) : null),
     ),
   errorStream: (error) => chatErrorFrame(error),
@@ -205,11 +214,12 @@ const messages: Dialect = {
       closing: 'event: message_stop\ndata: {"type":"message_stop"}\n\n',
       errorFrame: messagesErrorFrame,
     }),
+  isAnswer: isMessagesAnswer,
   passthroughJson: (text, c) =>
     checkedJson(
       text,
       c,
-      (b) => b.type === "message" && Array.isArray(b.content),
+      isMessagesAnswer,
       (b) => (b.usage ? readMessagesUsage(asObject(b.usage)) : null),
     ),
   errorStream: (error, c) => messagesStreamEncoder({ id: `msg_${compactId(c.requestId)}`, model: c.model }).fail(error),
@@ -227,11 +237,12 @@ const responses: Dialect = {
   streamEncoder: (c) => responsesStreamEncoder({ id: `resp_${compactId(c.requestId)}`, model: c.model, createdAt: c.created }),
   passthroughBody: responsesPassthroughBody,
   passthroughRelay: responsesPassthrough,
+  isAnswer: isResponsesAnswer,
   passthroughJson: (text, c) =>
     checkedJson(
       text,
       c,
-      (b) => b.object === "response" && Array.isArray(b.output) && b.status !== "failed",
+      isResponsesAnswer,
       (b) => (b.usage ? readResponsesUsage(asObject(b.usage)) : null),
     ),
   errorStream: (error, c) => responsesStreamEncoder({ id: `resp_${compactId(c.requestId)}`, model: c.model, createdAt: c.created }).fail(error),
@@ -288,12 +299,12 @@ const generateContent: Dialect = {
   // Gemini streams have no end marker: the chunk with a finishReason is the last.
   // `modelVersion` echoes the model the client asked for, as `model` does in the other protocols.
   passthroughRelay: (c) => inspectingPassthrough({ decoder: geminiStreamDecoder(), rewrite: (block) => patchModel(block, c.model, MODEL_VERSION), closing: "", errorFrame: geminiErrorFrame }),
+  isAnswer: isGeminiAnswer,
   passthroughJson: (text, c) =>
     checkedJson(
       text,
       c,
-      // A prompt blocked by the source's safety filter is an answer too (promptFeedback, no candidates).
-      (b) => Array.isArray(b.candidates) || Boolean(b.promptFeedback),
+      isGeminiAnswer,
       (b) => (b.usageMetadata ? readGeminiUsage(asObject(b.usageMetadata)) : null),
       MODEL_VERSION,
     ),

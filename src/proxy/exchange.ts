@@ -120,6 +120,8 @@ export function planExchange(inbound: InboundRequest, candidate: Target): Exchan
       if (same) return client.passthroughJson(text, context);
       const answer = readAnswer(text);
       if (!answer.ok) return answer;
+      // The same rule as a pass-through: `{}` or another shape is no answer, and the chain moves on.
+      if (!source.isAnswer(answer.body)) return { ok: false, reason: "upstream answer is not a complete response" };
       const ir = restoreToolNames(source.decodeResponse(answer.body, salt), renamed);
       return { ok: true, body: JSON.stringify(client.encodeResponse(ir, context)), usage: ir.usage };
     },

@@ -187,7 +187,7 @@ function notFound(registry: Registry, name: string, skipped: Skipped[]): BitRout
   if (skipped.length > 0) message += `; inactive sources that declare it: ${describeSkips(skipped)}`;
   message += searched.length > 0 ? ` (searched ${searched.join(", ")})` : " (no source is active)";
   if (close.length > 0) message += `. Did you mean ${close.map((c) => `'${c}'`).join(", ")}?`;
-  message += " Use 'provider:model' to send any model id to a given provider.";
+  message += `${message.endsWith("?") ? "" : "."} Use 'provider:model' to send any model id to a given provider.`;
   return new BitRouterError(404, "not_found_error", message, { code: "model_not_found", param: "model" });
 }
 

@@ -5,7 +5,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI from "openai";
-import { runBitRouter, startBitRouter } from "../support/bitrouter.ts";
+import { terminalSafe } from "../../src/cli/io.ts";
+import { renderSummary } from "../../src/cli/commands/usage.ts";
+import type { UsageSummary } from "../../src/ledger/store.ts";
+import { bitrouterCommand, cleanEnv, runBitRouter, startBitRouter } from "../support/bitrouter.ts";
 import { chatBody, fleetConfig, OPENROUTER_KEY } from "../support/config.ts";
 import { type FakeUpstream, startFakeUpstream } from "../support/fake-upstream.ts";
 
@@ -293,3 +296,34 @@ describe("status says what is so (issue #9)", () => {
     }
   });
 });
+
+describe("output for a terminal", () => {
+  test("a reader that goes away (`bitrouter status | head -c 1`) ends the command quietly, with no stack trace", async () => {
+    const home = mkdtempSync(join(tmpdir(), "bitrouter-epipe-"));
+    const proc = Bun.spawn(["sh", "-c", `${bitrouterCommand().map((p) => `'${p}'`).join(" ")} status | head -c 1 >/dev/null`], { cwd: home, env: cleanEnv({}, home), stdout: "ignore", stderr: "pipe" });
+    const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
+  });
+
+  test("names a client chose cannot send escape sequences to the operator's terminal or forge a row", async () => {
+    const summary = {
+      since: "2026-11-01T00:00:00.000Z",
+      until: "2026-11-02T00:00:00.000Z",
+      by: "model",
+      utc_offset_minutes: 0,
+      groups: [{ key: "evil\u001b]0;TITLE\u0007\nFAKE total 99999", ...zeros() }, { key: "", ...zeros() }],
+      total: zeros(),
+      unpriced_models: ["\u001b[31mred"],
+    } as unknown as UsageSummary;
+    const text = renderSummary(summary, "/tmp/usage.db");
+    expect(text).not.toContain("\u001b");
+    expect(text).toContain("evil\\u001b]0;TITLE\\u0007\\u000aFAKE total 99999");
+    expect(text).toContain("(none)");
+    // And whatever any command writes: control characters are shown, never sent.
+    expect(terminalSafe("a\u001b[31mb\n\tc")).toBe("a\\u001b[31mb\n\tc");
+  });
+});
+
+function zeros() {
+  return { requests: 1, errors: 0, failovers: 0, input_tokens: 0, cache_read_tokens: 0, cache_write_tokens: 0, output_tokens: 0, reasoning_tokens: 0, cache_hit_ratio: null, cost_usd: 0, list_cost_usd: 0, saved_usd: 0, unpriced_requests: 1, usage_missing_requests: 0 };
+}

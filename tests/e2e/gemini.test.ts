@@ -364,6 +364,23 @@ describe("a Gemini client on any source", () => {
     }
   });
 
+  test("a 2xx body that is no answer ({}, another shape) moves the chain on across protocols too", async () => {
+    for (const body of [{}, { candidates: [] }, "just a string"]) {
+      gemini.reset();
+      chat.reset();
+      gemini.script = { json: body };
+      const response = await fetch(`${bitrouter.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "gemini-then-chat", messages: [{ role: "user", content: "hi" }] }) });
+      expect(response.headers.get("x-bitrouter-provider")).toBe("chatsrc");
+      expect(((await response.json()) as { choices: { message: { content: string } }[] }).choices[0]!.message.content).toBe("Hello from chatsrc.");
+    }
+    gemini.reset();
+    // And the other way: a Chat source's `{}` to a Gemini client, the Gemini source next in its list.
+    chat.script = { json: {} };
+    const toGemini = await fetch(`${bitrouter.url}/v1beta/models/chatsrc:c:generateContent`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ contents: [{ parts: [{ text: "hi" }] }], models: ["gem:g"] }) });
+    expect(toGemini.headers.get("x-bitrouter-provider")).toBe("gem");
+    chat.reset();
+  });
+
   test("Gemini's RetryInfo is its Retry-After, and a Gemini client gets one back", async () => {
     const response = await fetch(`${bitrouter.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "gem:g", messages: [{ role: "user", content: "hi #fake:status:429" }] }) });
     expect(response.status).toBe(429);

@@ -7,7 +7,7 @@ import { describeLogin } from "../../sources/registry.ts";
 import { isoTime, type StatusReport } from "../../state/report.ts";
 import { percent } from "../../windows/window.ts";
 import { loadDiscovered, loadOrReport, storedLogins } from "../context.ts";
-import { EXIT_FAILURE, EXIT_OK, type Io } from "../io.ts";
+import { EXIT_FAILURE, EXIT_OK, type Io, printable } from "../io.ts";
 import { askServer } from "../server-client.ts";
 
 export const statusHelp = `Usage: bitrouter status [-c PATH] [--url URL] [--json]
@@ -126,7 +126,7 @@ function printLive(io: Io, report: StatusReport): void {
     for (const h of report.health) {
       const when = h.until ? ` until ${localTime(h.until)} (${countdown(h.in_secs)})` : "";
       const state = h.state === "failing" ? `ok, ${h.failures} failure${h.failures === 1 ? "" : "s"} in a row` : h.state === "due" ? "cooled, next request probes it" : h.state;
-      io.stdout(`  ${h.provider}  ${h.model}  ${h.account}  ${state}${h.state === "due" || h.state === "failing" ? "" : when}: ${h.reason}\n`);
+      io.stdout(`  ${h.provider}  ${printable(h.model)}  ${h.account}  ${state}${h.state === "due" || h.state === "failing" ? "" : when}: ${printable(h.reason)}\n`);
     }
   }
   if (report.plans.length === 0) return;

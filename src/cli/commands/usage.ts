@@ -6,7 +6,7 @@ import { toUsageQuery } from "../../ledger/query.ts";
 import { GROUPINGS, type Grouping, LedgerSchemaError, openUsageStore, type UsageSummary, type UsageTotals } from "../../ledger/store.ts";
 import { HELP_OPTION, JSON_OPTION, parseCommandArgs, UsageError } from "../args.ts";
 import { bitrouterHome } from "../context.ts";
-import { EXIT_FAILURE, EXIT_OK, type Io } from "../io.ts";
+import { EXIT_FAILURE, EXIT_OK, type Io, printable } from "../io.ts";
 
 export const usageHelp = `Usage: bitrouter usage [--since 7d|2026-11-01] [--until …] [--by day|model|source|account|window] [--json]
                        [--utc-offset-minutes N] [--file PATH]
@@ -92,7 +92,7 @@ export function renderSummary(summary: UsageSummary, path: string): string {
     String(t.failovers),
     String(t.errors),
   ];
-  const lines = [[summary.by, ...HEADINGS], ...summary.groups.map((g) => [g.key, ...row(g)]), ["total", ...row(summary.total)]];
+  const lines = [[summary.by, ...HEADINGS], ...summary.groups.map((g) => [printable(g.key) || "(none)", ...row(g)]), ["total", ...row(summary.total)]];
   const widths = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
   const format = (l: string[]) => l.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ");
   // The span in the same clock as the days below.
@@ -108,7 +108,7 @@ export function renderSummary(summary: UsageSummary, path: string): string {
   out.push("");
   out.push("cost: what API sources charged at list prices; saved: what plans and local models would have cost at pay-per-token prices.");
   if (t.unpriced_requests > 0) {
-    const models = summary.unpriced_models;
+    const models = summary.unpriced_models.map(printable);
     const named = models.length > 10 ? `${models.slice(0, 10).join(", ")} and ${models.length - 10} more` : models.join(", ");
     out.push(`unpriced: ${t.unpriced_requests} request(s) of ${named} (no price known; add pricing: to the model in the config)`);
   }

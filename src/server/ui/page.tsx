@@ -23,6 +23,8 @@ export const DashboardPage: FC<{ version: string }> = (props) => (
       <meta name="viewport" content="width=device-width, initial-scale=1" />
       <title>BitRouter</title>
       <link rel="stylesheet" href="/bitrouter/ui/app.css" />
+      {/* No icon to fetch: a browser would otherwise ask for /favicon.ico and log the 404. */}
+      <link rel="icon" href="data:," />
       <script src="/bitrouter/ui/client.js" defer></script>
     </head>
     <body>

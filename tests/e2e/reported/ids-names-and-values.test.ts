@@ -2,7 +2,7 @@
 // ids, media types, temperature, empty text). Each test names what it checks; the comment gives
 // the report it replays. Paraphrased; nothing copied from the reports.
 import { describe, expect, test } from "bun:test";
-import { chatChunk, messagesFrames, messagesToolUse, sse, useProtocolFleet } from "../../support/protocol-fleet.ts";
+import { chatChunk, sse, useProtocolFleet } from "../../support/protocol-fleet.ts";
 
 const fleet = useProtocolFleet();
 const TOOL_SCHEMA = { type: "object" as const, properties: { q: { type: "string" } } };
@@ -61,7 +61,7 @@ describe("ids, names and values fitted to the target", () => {
 
   // NousResearch/hermes-agent PR#11929
   test("an assistant turn of tool calls with empty or blank text reaches a Messages source without an empty text block", async () => {
-    fleet.msgsrc.script = { frames: messagesFrames(messagesToolUse(0, "toolu_x", "f", ["{}"]), "tool_use") };
+    // Not streamed: the fake answers with a whole Messages answer (a script's frames are for streams).
     await fleet.openai.chat.completions.create({
       model: "msgsrc:m",
       messages: [
