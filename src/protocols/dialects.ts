@@ -59,6 +59,8 @@ export interface ClientContext {
   created: number;
   /** Chat only: the client asked for the usage chunk. */
   includeUsage: boolean;
+  /** Chat only: the request offered tools (else no answer can call one, and a stream is not scanned for calls). */
+  offersTools?: boolean;
   /** Messages only: input tokens to open a translated stream with, before the source reports any. */
   estimatedInputTokens?: () => number;
 }
@@ -182,7 +184,7 @@ const chat: Dialect = {
   streamDecoder: chatStreamDecoder,
   streamEncoder: (c) => chatStreamEncoder({ id: `chatcmpl-${c.requestId}`, model: c.model, created: c.created, includeUsage: c.includeUsage }),
   passthroughBody: withModel,
-  passthroughRelay: (c) => chatPassthroughRelay({ requestedModel: c.model, deliverUsage: c.includeUsage }),
+  passthroughRelay: (c) => chatPassthroughRelay({ requestedModel: c.model, deliverUsage: c.includeUsage, offersTools: c.offersTools ?? true }),
   isAnswer: isChatAnswer,
   passthroughJson: (text, c) =>
     checkedJson(

@@ -63,7 +63,7 @@ function irOf(inbound: InboundRequest): IrRequest {
 }
 
 export function clientContext(inbound: InboundRequest): ClientContext {
-  return { requestId: inbound.requestId, model: inbound.requestedModel, created: inbound.created, includeUsage: inbound.wantsUsage };
+  return { requestId: inbound.requestId, model: inbound.requestedModel, created: inbound.created, includeUsage: inbound.wantsUsage, offersTools: Array.isArray(inbound.body.tools) && inbound.body.tools.length > 0 };
 }
 
 export function planExchange(inbound: InboundRequest, candidate: Target): Exchange {

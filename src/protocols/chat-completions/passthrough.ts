@@ -16,6 +16,11 @@ export interface ChatPassthroughOptions {
   requestedModel: string;
   /** The client asked for `stream_options.include_usage`. */
   deliverUsage: boolean;
+  /**
+   * The request offered tools. Without them no chunk can call one, so the byte scan for
+   * `"tool_calls"` (a whole pass over every batch of a text stream) is skipped. Default true.
+   */
+  offersTools?: boolean;
 }
 
 const FINISH_REASON = /"finish_reason"\s*:\s*"/;
@@ -40,6 +45,8 @@ export function chatPassthroughRelay(options: ChatPassthroughOptions): StreamRel
   let sourceId: string | undefined;
   let created: number | undefined;
   let calledTools = false;
+  /** Still to learn whether the answer calls tools (only then is each batch scanned for it). */
+  let watchCalls = options.offersTools !== false;
 
   const learnModel = (block: string) => {
     if (sourceId === undefined) {
@@ -115,6 +122,7 @@ export function chatPassthroughRelay(options: ChatPassthroughOptions): StreamRel
       }
       if (hasContent(choice.delta)) committed = true;
       if (choice.delta?.tool_calls) calledTools = true;
+      if (calledTools) watchCalls = false;
       if (choice.finish_reason) finished = committed = true;
     }
     if (chunk.usage) {
@@ -139,7 +147,8 @@ export function chatPassthroughRelay(options: ChatPassthroughOptions): StreamRel
       plainEnd = eventStart(view, usageAt);
       lastPlain = plainEnd === 0 ? -1 : eventStart(view, plainEnd - 3);
     }
-    if (plainEnd > 0 && !calledTools && view.subarray(0, plainEnd).indexOf(TOOL_CALLS_KEY) !== -1) calledTools = true;
+    if (plainEnd > 0 && watchCalls && view.subarray(0, plainEnd).indexOf(TOOL_CALLS_KEY) !== -1) calledTools = true;
+    if (calledTools) watchCalls = false;
     if (plainEnd > 0) {
       // A finish chunk is the last plain event before anything else, so only that one needs the check.
       if (!finished && lastPlain >= 0 && FINISH_REASON.test(decoder.decode(view.subarray(lastPlain, plainEnd)))) finished = true;
