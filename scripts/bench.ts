@@ -195,15 +195,17 @@ async function main() {
   const quietDir = mkdtempSync(join(tmpdir(), "bitrouter-bench-noledger-"));
   const quietConfig = join(quietDir, "bitrouter.yaml");
   writeFileSync(quietConfig, `usage: false\n${readFileSync(configPath, "utf8")}`);
+  const parsing = await spawnReady([process.execPath, join(ROOT, "scripts/bench/parsing-proxy.ts"), "0", upstreamOrigin], /ready (\d+)/);
   const noLedger = await spawnReady([...bitrouterCmd, "serve", "-c", quietConfig, "--listen", "127.0.0.1:0"], /^ready: http:\/\/127\.0\.0\.1:(\d+)$/m, { HOME: quietDir });
   const cpuTargets: Record<string, { url: string; pid: number }> = {
     passthrough: { url: url("passthrough"), pid: pids.passthrough },
+    "parsing proxy": { url: `http://127.0.0.1:${parsing.port}/v1/chat/completions`, pid: parsing.proc.pid },
     bitrouter: { url: url("bitrouter"), pid: pids.bitrouter },
     "bitrouter, ledger off": { url: `http://127.0.0.1:${noLedger.port}/v1/chat/completions`, pid: noLedger.proc.pid },
     ...(before ? { before: { url: url("before"), pid: pids.before } } : {}),
   };
   const cpuUs: Record<string, number[]> = Object.fromEntries(Object.keys(cpuTargets).map((k) => [k, []]));
-  const threadUs: Record<string, { js: number; http: number; other: number }[]> = { passthrough: [], bitrouter: [], ...(before ? { before: [] } : {}) };
+  const threadUs: Record<string, { js: number; http: number; other: number }[]> = { passthrough: [], "parsing proxy": [], bitrouter: [], ...(before ? { before: [] } : {}) };
   // Linux counts CPU in 10 ms ticks: 20,000 requests of ~80 µs are ~160 ticks, so a tick is under 1 %.
   const PER_ROUND = QUICK ? 10000 : 20000;
   for (let round = 0; round < ROUNDS; round++) {
@@ -227,6 +229,7 @@ async function main() {
     }
   }
   noLedger.proc.kill("SIGTERM");
+  parsing.proc.kill("SIGTERM");
   log("cpu per request done");
 
   // 3. Stream events per second: many unpaced streams at once.
@@ -508,6 +511,7 @@ function printTable(r: any) {
   row("Metrics per request: one observe() (µs CPU, in process)", "", "", f(r.metricsUs), "", "");
   const cpu = r.cpuPerRequestUs;
   row("CPU per request, c=32, non-streaming (µs)", "", f(cpu.passthrough, 1), f(cpu.bitrouter, 1), vsPlain(cpu.bitrouter, cpu.passthrough), "≤ 1.3×", hasBefore ? [f(cpu.before, 1), vsPlain(cpu.before, cpu.passthrough)] : undefined);
+  row("CPU per request, a Hono proxy that parses the request and the answer (µs)", "", "", f(cpu["parsing proxy"], 1), vsPlain(cpu["parsing proxy"], cpu.passthrough), "");
   const threads = r.cpuPerRequestByThreadUs;
   for (const [k, label] of [["js", "main thread (JavaScript, Bun.serve)"], ["http", "fetch thread"], ["other", "JIT, GC and allocator threads"]] as const) {
     const delta = (t: string) => `+${f(threads[t][k] - threads.passthrough[k], 1)} µs`;
