@@ -1,26 +1,33 @@
 // npm test → bun test over the unit and end-to-end suites, then one line `N passed, N failed`.
 // Extra arguments go to bun test (a path or -t filter). BITROUTER_BIN=dist/bitrouter makes the
 // end-to-end tests drive the compiled binary instead of the source.
-// The dashboard's browser tests need Debian's Chromium: installed here with apt when it is
-// missing and this user may (root, or sudo without a password), else a note on how.
+// Two suites need Debian packages: the dashboard's browser tests Chromium, the shared-state
+// tests redis-server. Each is installed here with apt when it is missing and this user may
+// (root, or sudo without a password), else a note says how.
 import { existsSync } from "node:fs";
 
 const extra = process.argv.slice(2);
 const targets = extra.some((a) => !a.startsWith("-")) ? [] : ["tests/unit", "tests/e2e"];
+const runsE2e = targets.length > 0 || extra.some((a) => a.includes("e2e"));
 const chromium = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-if (!existsSync(chromium) && (targets.length > 0 || extra.some((a) => a.includes("e2e")))) ensureChromium();
+const missing = [
+  ...(!existsSync(chromium) ? [{ pkg: "chromium", why: `the dashboard tests need Chromium at ${chromium}; or set CHROMIUM_PATH` }] : []),
+  ...(Bun.which("redis-server") === null ? [{ pkg: "redis-server", why: "the shared-state tests need redis-server" }] : []),
+];
+if (runsE2e && missing.length > 0) ensurePackages(missing);
 
-function ensureChromium(): void {
+function ensurePackages(packages: { pkg: string; why: string }[]): void {
   const run = (cmd: string[]) => Bun.spawnSync(cmd, { stdout: "inherit", stderr: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } }).exitCode === 0;
   const root = process.getuid?.() === 0;
   const sudo = !root && Bun.which("sudo") !== null && Bun.spawnSync(["sudo", "-n", "true"]).exitCode === 0;
+  const names = packages.map((p) => p.pkg);
   if (Bun.which("apt-get") === null || (!root && !sudo)) {
-    console.error(`note: the dashboard tests need Chromium at ${chromium}; install Debian's package (apt-get install chromium) or set CHROMIUM_PATH`);
+    for (const p of packages) console.error(`note: ${p.why} (apt-get install ${p.pkg})`);
     return;
   }
   const apt = (args: string[]) => run([...(root ? [] : ["sudo", "-n"]), "apt-get", ...args]);
-  console.error("note: installing Debian's chromium for the dashboard tests (apt-get install chromium)");
-  if (!apt(["install", "-y", "-q", "chromium"])) apt(["update", "-q"]) && apt(["install", "-y", "-q", "chromium"]);
+  console.error(`note: installing Debian's ${names.join(" and ")} for the tests (apt-get install ${names.join(" ")})`);
+  if (!apt(["install", "-y", "-q", ...names])) apt(["update", "-q"]) && apt(["install", "-y", "-q", ...names]);
 }
 const proc = Bun.spawn([process.execPath, "test", "--timeout", "30000", ...targets, ...extra], { stdout: "pipe", stderr: "pipe", env: process.env });
 

@@ -195,6 +195,17 @@ const usage = switchable(
   "enabled, retention_days",
 );
 
+/** Shared state for several instances behind one balancer (SPEC §20). */
+const state = z.strictObject({
+  /** `redis://[user:password@]host:port[/db]`, or `rediss://…` for TLS. */
+  redis: z
+    .string()
+    .regex(/^(redis|rediss|valkey|valkeys):\/\/[^\s]+$/, "expected a Redis URL such as redis://127.0.0.1:6379 (rediss:// for TLS; a password goes in as redis://:${REDIS_PASSWORD}@host:6379)")
+    .optional(),
+  /** Instances with the same prefix share; another prefix on the same Redis is another fleet. */
+  prefix: z.string().regex(/^[\w.:-]{1,64}$/, "1 to 64 letters, digits, and . _ : -").optional(),
+});
+
 // Sections may be present but empty (only comments under them): YAML reads that as null.
 export const configSchema = z.strictObject({
   server: server.nullish(),
@@ -203,6 +214,7 @@ export const configSchema = z.strictObject({
   health: health.nullish(),
   subscriptions: subscriptions.nullish(),
   usage: usage.nullish(),
+  state: state.nullish(),
   providers: z.record(z.string().min(1), provider.nullable()).nullish(),
   models: z.record(z.string().min(1), virtualModel).nullish(),
 });

@@ -22,6 +22,8 @@ export interface LedgerOptions {
   /** Rows kept while the file cannot be written; beyond, the oldest are dropped (and counted). */
   maxQueued?: number;
   now?: () => number;
+  /** Also hands each row here (the fleet's Redis stream, SPEC §20); must not throw or block. */
+  copyTo?: (row: UsageRow) => void;
   /** Opens the file (tests pass a store that fails). */
   open?: (path: string) => UsageStore;
 }
@@ -147,7 +149,9 @@ export function createLedger(options: LedgerOptions): Ledger {
     path: options.path,
     record(event) {
       if (options.enabled && !options.enabled()) return;
-      queue.push(rowOf(event, options.priceOf));
+      const row = rowOf(event, options.priceOf);
+      queue.push(row);
+      options.copyTo?.(row);
       if (queue.length > maxQueued) {
         dropped += queue.length - maxQueued;
         queue.splice(0, queue.length - maxQueued);

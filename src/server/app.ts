@@ -6,7 +6,7 @@ import { isProtocol, PROTOCOLS } from "../config/schema.ts";
 import { badRequest, BitRouterError, isTooDeep, tooDeep } from "../errors.ts";
 import { HOP_HEADER } from "../upstream/headers.ts";
 import { explainRoute } from "../routing/explain.ts";
-import { statusReport } from "../state/report.ts";
+import { type SharedStatus, statusReport } from "../state/report.ts";
 import { ClientGone } from "../routing/failover.ts";
 import type { Logger } from "../log.ts";
 import type { Registry } from "../sources/registry.ts";
@@ -47,6 +47,8 @@ export interface AppDeps {
   ledger?: Ledger;
   /** The dashboard's live tail (default: a fresh one). */
   live?: LiveFeed;
+  /** Where the state is shared (`state.redis`), for GET /bitrouter/status; absent: this instance alone. */
+  shared?: () => SharedStatus;
   /** Summarises the ledger for GET /bitrouter/usage (the server: in a child process; default: here). */
   summarizeUsage?: (path: string, query: UsageQuery) => Promise<SummaryResult>;
 }
@@ -126,7 +128,7 @@ export function createApp(appDeps: AppDeps): Hono<AppEnv> {
   });
   app.get("/bitrouter/live", (c) => liveTail(c, live));
   // `bitrouter status` over HTTP: sources and accounts, targets on record, plan windows.
-  app.get("/bitrouter/status", (c) => c.json(statusReport(c.var.registry, deps.state, deps.now(), deps.startedAt)));
+  app.get("/bitrouter/status", (c) => c.json(statusReport(c.var.registry, deps.state, deps.now(), deps.startedAt, deps.shared?.())));
   app.get("/bitrouter/usage", zValidator("query", usageQuerySchema, (result) => {
     if (!result.success) {
       const issue = result.error.issues[0];

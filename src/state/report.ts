@@ -6,8 +6,19 @@ import { viewOf } from "./health.ts";
 import { accountKey, splitKey, type TargetState } from "./target-state.ts";
 import { UNKNOWN_RESET_MS, windowDemotion } from "../windows/window.ts";
 
+/** Where the state is shared (SPEC §20), when it is. */
+export interface SharedStatus {
+  /** The Redis URL with any password replaced. */
+  redis: string;
+  prefix: string;
+  /** Connected now; false while this instance goes on with its own state. */
+  up: boolean;
+}
+
 export interface StatusReport {
   now: string;
+  /** Shared through Redis, or null for this instance alone. */
+  shared: SharedStatus | null;
   uptime_secs: number;
   health_policy: { enabled: boolean; allowed_fails: number; cooldown_min_secs: number; cooldown_max_secs: number };
   spill_at: number;
@@ -55,7 +66,7 @@ export function isoTime(ms: number | null | undefined): string | null {
   return Number.isNaN(date.getTime()) ? null : date.toISOString();
 }
 
-export function statusReport(registry: Registry, state: TargetState, now: number, startedAt: number): StatusReport {
+export function statusReport(registry: Registry, state: TargetState, now: number, startedAt: number, shared?: SharedStatus): StatusReport {
   const settings = registry.settings;
   const iso = isoTime;
   const secs = (ms: number | null) => (iso(ms) === null ? null : Math.max(0, Math.ceil((ms! - now) / 1000)));
@@ -111,6 +122,7 @@ export function statusReport(registry: Registry, state: TargetState, now: number
 
   return {
     now: new Date(now).toISOString(),
+    shared: shared ?? null,
     uptime_secs: Math.round((now - startedAt) / 1000),
     health_policy: {
       enabled: settings.health.enabled,

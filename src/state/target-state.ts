@@ -43,6 +43,20 @@ export interface TargetState {
   rotate(group: string, advance?: boolean): number;
 }
 
+/**
+ * The in-process state with the doors a shared state (SPEC §20) needs: put what another
+ * instance learned, as it was, without computing it again. The router never calls these.
+ */
+export interface LocalState extends TargetState {
+  /** Set (or, with undefined, clear) a target's health as another instance recorded it. */
+  putHealth(target: string, health: TargetHealth | undefined): void;
+  putWindows(account: string, windows: PlanWindows): void;
+  /** Bind a conversation until `expiresAt` (ms since the epoch). */
+  putAffinity(session: string, source: string, label: string, expiresAt: number): void;
+  /** Move a rotation forward to at least `position`. */
+  putRotation(group: string, position: number): void;
+}
+
 export interface MemoryStateOptions {
   now?: () => number;
   random?: () => number;
@@ -52,7 +66,7 @@ export interface MemoryStateOptions {
   maxTargets?: number;
 }
 
-export function createMemoryState(options: MemoryStateOptions = {}): TargetState {
+export function createMemoryState(options: MemoryStateOptions = {}): LocalState {
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
   const maxSessions = options.maxSessions ?? 100_000;
@@ -126,6 +140,26 @@ export function createMemoryState(options: MemoryStateOptions = {}): TargetState
       const position = rotations.get(group) ?? 0;
       if (advance) rotations.set(group, position + 1);
       return position;
+    },
+
+    putHealth(target, next) {
+      health.delete(target);
+      if (next) {
+        health.set(target, next);
+        if (health.size > maxTargets) health.delete(health.keys().next().value!);
+      }
+    },
+    putWindows(account, next) {
+      windows.set(account, next);
+    },
+    putAffinity(session, source, label, expiresAt) {
+      const key = `${source}\u0000${session}`;
+      sessions.delete(key);
+      sessions.set(key, { label, expires: expiresAt, placed: now() });
+      sweep(now());
+    },
+    putRotation(group, position) {
+      if (position > (rotations.get(group) ?? 0)) rotations.set(group, position);
     },
   };
 }

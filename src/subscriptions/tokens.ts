@@ -6,6 +6,7 @@ import type { Logger } from "../log.ts";
 import type { CredentialStore, OAuthCredential } from "./credentials.ts";
 import { refreshCredential, type TokenRequestDeps } from "./oauth.ts";
 import { type PlanId, planFor } from "./plans.ts";
+import type { SharedLogins } from "./shared-logins.ts";
 
 export const REFRESH_WINDOW_SECS = 60;
 
@@ -22,7 +23,14 @@ export interface SubscriptionAuthDeps {
   fetch: TokenRequestDeps["fetch"];
   log?: Logger;
   now?: () => number;
+  /** Several instances (SPEC §20): take a login another instance refreshed, and refresh one at a time fleet-wide. */
+  shared?: SharedLogins;
+  /** How long to wait for another instance's refresh, ms (default 15,000). */
+  fleetWaitMs?: number;
 }
+
+/** How long one instance may hold the fleet's refresh lock (ms): longer than any token request takes. */
+const FLEET_LOCK_MS = 30_000;
 
 export function createSubscriptionAuth(deps: SubscriptionAuthDeps): SubscriptionAuth {
   const now = deps.now ?? Date.now;
@@ -40,6 +48,79 @@ export function createSubscriptionAuth(deps: SubscriptionAuthDeps): Subscription
     return credential;
   };
   const fresh = (credential: OAuthCredential) => credential.expires_at === 0 || credential.expires_at - REFRESH_WINDOW_SECS > now() / 1000;
+  const fleetWaitMs = deps.fleetWaitMs ?? 15_000;
+  /** A usable login that is not the one a source refused. */
+  const better = (credential: OAuthCredential | undefined, stale: string): boolean => credential !== undefined && credential.access_token !== stale && fresh(credential);
+
+  /** Keep a login in this instance's store (a failure costs a warning: the token still works here). */
+  const save = (plan: PlanId, label: string, credential: OAuthCredential) => {
+    try {
+      deps.store.put(plan, credential, label);
+    } catch (err) {
+      deps.log?.warn("refreshed token could not be saved", { provider: plan, account: label, error: (err as Error).message });
+    }
+  };
+
+  /** One refresh at the authorisation server, from `base`'s refresh token. */
+  const refreshFrom = async (plan: PlanId, label: string, base: OAuthCredential): Promise<OAuthCredential> => {
+    let next: OAuthCredential;
+    try {
+      next = await refreshCredential(planFor(plan, deps.env), base, { fetch: deps.fetch, now });
+    } catch (err) {
+      deps.log?.warn("token refresh failed", { provider: plan, account: label, error: (err as Error).message });
+      throw loginRequired(plan, label, `the login could not be refreshed (${(err as Error).message})`);
+    }
+    save(plan, label, next);
+    deps.log?.info("token refreshed", { provider: plan, account: label, valid_until: new Date(next.expires_at * 1000).toISOString() });
+    return next;
+  };
+
+  /**
+   * The refresh through the fleet: take a login another instance already refreshed, else take
+   * the lock and refresh (writing the result to Redis), else wait for the instance holding it.
+   * Undefined when Redis cannot be asked: the caller refreshes on its own.
+   */
+  const refreshInFleet = async (shared: SharedLogins, plan: PlanId, label: string, stale: string, current: OAuthCredential): Promise<OAuthCredential | undefined> => {
+    let release: (() => Promise<void>) | null;
+    try {
+      const known = await shared.get(plan, label);
+      if (known && better(known, stale)) {
+        save(plan, label, known);
+        return known;
+      }
+      release = await shared.lock(plan, label, FLEET_LOCK_MS);
+    } catch (err) {
+      deps.log?.warn("redis unreachable: refreshing this login without the fleet's lock", { provider: plan, account: label, error: (err as Error).message });
+      return undefined;
+    }
+    if (release) {
+      try {
+        // Another instance may have finished just before the lock was free; its refresh token is the live one.
+        const known = await shared.get(plan, label).catch(() => undefined);
+        if (known && better(known, stale)) {
+          save(plan, label, known);
+          return known;
+        }
+        const base = known && known.expires_at >= current.expires_at ? known : current;
+        const next = await refreshFrom(plan, label, base);
+        await shared.put(plan, label, next).catch((err: Error) => deps.log?.warn("refreshed token could not be shared through redis", { provider: plan, account: label, error: err.message }));
+        return next;
+      } finally {
+        await release().catch(() => {});
+      }
+    }
+    // Another instance is refreshing: its result appears in Redis.
+    const deadline = now() + fleetWaitMs;
+    while (now() < deadline) {
+      await Bun.sleep(100);
+      const known = await shared.get(plan, label).catch(() => undefined);
+      if (known && better(known, stale)) {
+        save(plan, label, known);
+        return known;
+      }
+    }
+    throw loginRequired(plan, label, `another BitRouter instance is refreshing this login and did not finish within ${fleetWaitMs / 1000} s`);
+  };
 
   /** Refresh unless another process or request already did (the store is read again first). */
   const refresh = (plan: PlanId, label: string, stale: string): Promise<OAuthCredential> => {
@@ -48,22 +129,12 @@ export function createSubscriptionAuth(deps: SubscriptionAuthDeps): Subscription
     if (running) return running;
     const task = (async () => {
       const current = stored(plan, label);
-      if (current.access_token !== stale && fresh(current)) return current;
-      let next: OAuthCredential;
-      try {
-        next = await refreshCredential(planFor(plan, deps.env), current, { fetch: deps.fetch, now });
-      } catch (err) {
-        deps.log?.warn("token refresh failed", { provider: plan, account: label, error: (err as Error).message });
-        throw loginRequired(plan, label, `the login could not be refreshed (${(err as Error).message})`);
+      if (better(current, stale)) return current;
+      if (deps.shared) {
+        const viaFleet = await refreshInFleet(deps.shared, plan, label, stale, current);
+        if (viaFleet) return viaFleet;
       }
-      try {
-        deps.store.put(plan, next, label);
-      } catch (err) {
-        // The new token still works for this process; the next start refreshes again.
-        deps.log?.warn("refreshed token could not be saved", { provider: plan, account: label, error: (err as Error).message });
-      }
-      deps.log?.info("token refreshed", { provider: plan, account: label, valid_until: new Date(next.expires_at * 1000).toISOString() });
-      return next;
+      return refreshFrom(plan, label, current);
     })().finally(() => inflight.delete(key));
     inflight.set(key, task);
     return task;

@@ -13,6 +13,8 @@ export interface FakeAuth {
   refreshes: Record<string, string>[];
   /** Refuse refresh grants (invalid_grant). */
   failRefresh: boolean;
+  /** Each refresh token works once, as providers that rotate them do: a second use is invalid_grant. */
+  rotate: boolean;
   /** How long new access tokens live, seconds. */
   expiresIn: number;
   /** The access token most recently issued. */
@@ -25,6 +27,7 @@ const KEY = new TextEncoder().encode("fake-auth-signing-key-at-least-32-bytes!!"
 export async function startFakeAuth(kind: "anthropic" | "openai-codex"): Promise<FakeAuth> {
   const codes = new Map<string, string>();
   let issued = 0;
+  const used = new Set<string>();
   let last = "";
   const auth: FakeAuth = {
     url: "",
@@ -34,6 +37,7 @@ export async function startFakeAuth(kind: "anthropic" | "openai-codex"): Promise
     exchanges: [],
     refreshes: [],
     failRefresh: false,
+    rotate: false,
     expiresIn: 3600,
     lastAccessToken: () => last,
     stop() {
@@ -72,6 +76,10 @@ export async function startFakeAuth(kind: "anthropic" | "openai-codex"): Promise
       }
       if (fields.grant_type === "refresh_token") {
         auth.refreshes.push(fields);
+        if (auth.rotate) {
+          if (used.has(fields.refresh_token ?? "")) return Response.json({ error: "invalid_grant", error_description: "refresh token already used" }, { status: 400 });
+          used.add(fields.refresh_token ?? "");
+        }
         if (auth.failRefresh) return Response.json({ error: "invalid_grant", error_description: "refresh token revoked" }, { status: 400 });
         return Response.json(await issue());
       }

@@ -16,6 +16,11 @@ import { createLedger } from "../../ledger/ledger.ts";
 import { priceFor } from "../../ledger/prices.ts";
 import { summarizeInChild } from "../../ledger/summary-process.ts";
 import { createSubscriptionAuth } from "../../subscriptions/tokens.ts";
+import { createSharedLogins } from "../../subscriptions/shared-logins.ts";
+import { createRedisLink, redactRedisUrl, type RedisLink } from "../../state/redis.ts";
+import { createSharedState } from "../../state/shared-state.ts";
+import { createMemoryState, type TargetState } from "../../state/target-state.ts";
+import { createUsageStream, type UsageStream } from "../../ledger/redis-stream.ts";
 import { createUpstreamClient, tcpConnectProbe, type UpstreamClient } from "../../upstream/client.ts";
 import { VERSION } from "../../version.ts";
 import { CONFIG_OPTION, HELP_OPTION, parseCommandArgs, UsageError } from "../args.ts";
@@ -64,7 +69,9 @@ export async function serveCommand(argv: string[], io: Io, signals: ServeSignals
   const log = createLogger({ level: registry.settings.logLevel, write: io.stderr });
   const upstream = createUpstreamClient({ fetch, probe: tcpConnectProbe, env: io.env });
   const store = credentialStore(io);
-  const subscriptions = createSubscriptionAuth({ store, env: io.env, fetch, log });
+  // Several instances (SPEC §20): the router's memory, plan logins and usage rows go through Redis.
+  const shared = loaded.config.state?.redis ? openShared(loaded.config.state.redis, loaded.config.state.prefix ?? "bitrouter", log) : undefined;
+  const subscriptions = createSubscriptionAuth({ store, env: io.env, fetch, log, shared: shared?.logins });
   const live = createLiveRegistry(registry, { ...detectSettings(loaded.config, io.env), self: listen }, { upstream, log });
   // The ledger lives beside the credentials. It opens its file with the first row, and records
   // while the current config says `usage:` is on (a reload may switch it either way).
@@ -77,9 +84,10 @@ export async function serveCommand(argv: string[], io: Io, signals: ServeSignals
     },
     retentionDays: () => live.current().settings.usage.retentionDays,
     enabled: () => live.current().settings.usage.enabled,
+    copyTo: shared ? (row) => shared.usage.append(row) : undefined,
   });
   const tail = createLiveFeed();
-  const app = createApp({ registry: live.current, upstream, log, subscriptions, ledger, summarizeUsage: summarizeInChild, live: tail });
+  const app = createApp({ registry: live.current, upstream, log, subscriptions, ledger, summarizeUsage: summarizeInChild, live: tail, state: shared?.state, shared: shared && (() => ({ redis: redactRedisUrl(shared.url), prefix: shared.prefix, up: shared.link.up })) });
   let server: ReturnType<typeof startServer>;
   try {
     server = startServer(app, { host: listen.host, port: listen.port });
@@ -91,14 +99,15 @@ export async function serveCommand(argv: string[], io: Io, signals: ServeSignals
   // Listening already (so /health answers at once). Before the banner: sources without declared
   // models are asked for theirs (bounded by upstream.discovery_timeout_secs) while local servers
   // are probed (bounded by detect.timeout_ms), side by side.
-  const [discovered] = await Promise.all([discoverModels(registry, { upstream, log }), live.refresh()]);
+  // Redis's first answer (or failure, within its connect timeout) is part of getting ready.
+  const [discovered] = await Promise.all([discoverModels(registry, { upstream, log }), live.refresh(), shared?.link.ready()]);
   live.setBase(discovered);
   live.start();
-  io.stdout(banner(live.current(), server.url));
+  io.stdout(banner(live.current(), server.url, shared && { where: `${redactRedisUrl(shared.url)} (prefix ${shared.prefix})`, up: shared.link.up }));
 
   let reloading = Promise.resolve();
   const reload = () => {
-    reloading = reloading.then(() => reloadConfig(io, values.config, log, upstream, live, listenText, listen));
+    reloading = reloading.then(() => reloadConfig(io, values.config, log, upstream, live, listenText, listen, loaded.config.state ?? null));
   };
   // A login or logout in another terminal takes effect without a restart.
   const stopWatching = watchFile(store.path, reload);
@@ -115,8 +124,12 @@ export async function serveCommand(argv: string[], io: Io, signals: ServeSignals
       live.stop();
       // Open dashboards follow the live tail for ever: end it, or every stop waits out the grace.
       tail.close();
-      server.stop(grace).then(() => {
+      server.stop(grace).then(async () => {
         ledger?.close();
+        if (shared) {
+          await shared.usage.flush();
+          shared.link.close();
+        }
         log.info("stopped");
         resolve(EXIT_OK);
       });
@@ -125,19 +138,24 @@ export async function serveCommand(argv: string[], io: Io, signals: ServeSignals
   });
 }
 
-async function reloadConfig(io: Io, configFlag: string | undefined, log: Logger, upstream: UpstreamClient, live: LiveRegistry, listenText: string, listen: DetectSettings["self"]): Promise<void> {
+async function reloadConfig(io: Io, configFlag: string | undefined, log: Logger, upstream: UpstreamClient, live: LiveRegistry, listenText: string, listen: DetectSettings["self"], stateAtStart: unknown): Promise<void> {
   const previous = live.current();
   let next: Registry;
   let settings: DetectSettings;
+  let stateNow: unknown;
   try {
     const loaded = loadConfig({ explicit: configFlag, cwd: io.cwd, env: io.env, homeDir: io.homeDir });
     for (const warning of loaded.warnings) log.warn("config warning", { problem: formatProblem(warning) });
     next = await discoverModels(buildRegistry(loaded, io.env, storedLogins(io)), { upstream, log });
     settings = { ...detectSettings(loaded.config, io.env), self: listen };
+    stateNow = loaded.config.state ?? null;
   } catch (err) {
     const detail = err instanceof ConfigError ? err.message : (err as Error).message;
     log.error("reload failed; the previous config stays in force", { error: detail });
     return;
+  }
+  if (JSON.stringify(stateNow) !== JSON.stringify(stateAtStart)) {
+    log.warn("state: changed; it takes effect at the next start (each instance keeps the Redis it started with)");
   }
   if (next.settings.listen !== previous.settings.listen && next.settings.listen !== listenText) {
     log.warn("server.listen changed; it takes effect at the next start", { listen: next.settings.listen });
@@ -167,12 +185,28 @@ function watchFile(path: string, onChange: () => void): () => void {
   }
 }
 
-export function banner(registry: Registry, url: URL): string {
+interface Shared {
+  url: string;
+  prefix: string;
+  link: RedisLink;
+  state: TargetState;
+  logins: ReturnType<typeof createSharedLogins>;
+  usage: UsageStream;
+}
+
+function openShared(url: string, prefix: string, log: Logger): Shared {
+  const link = createRedisLink({ url, log });
+  const state = createSharedState({ local: createMemoryState(), link, prefix, instanceId: crypto.randomUUID(), log });
+  return { url, prefix, link, state, logins: createSharedLogins(link, prefix), usage: createUsageStream({ link, prefix, log }) };
+}
+
+export function banner(registry: Registry, url: URL, shared?: { where: string; up: boolean }): string {
   const lines = [`bitrouter ${VERSION}`];
   lines.push(`config:  ${registry.configPath ?? "built-in defaults (no config file found)"}`);
   const base = url.href.replace(/\/$/, "");
   lines.push(`listen:  ${base}  (OpenAI base URL ${base}/v1, Anthropic and Gemini base URL ${base})`);
   lines.push(`dashboard: ${base}/`);
+  if (shared) lines.push(`state:   shared through ${shared.where}${shared.up ? "" : ", unreachable for now: this instance goes on with its own until it answers"}`);
   lines.push(`auth:    ${registry.settings.skipAuth ? "off (skip_auth)" : `API key required (${registry.settings.apiKeys.length} configured)`}`);
   lines.push("sources:");
   const width = Math.max(...[...registry.sources.keys()].map((id) => id.length));

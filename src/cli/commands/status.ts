@@ -118,6 +118,9 @@ function name(provider: string, label: string | null): string {
 }
 
 function printLive(io: Io, report: StatusReport): void {
+  if (report.shared) {
+    io.stdout(`state:   shared through ${printable(report.shared.redis)} (prefix ${printable(report.shared.prefix)}), ${report.shared.up ? "connected" : "unreachable: this instance goes on with its own until it answers"}\n`);
+  }
   const policy = report.health_policy;
   if (!policy.enabled) io.stdout("health:  off (health: false in the config)\n");
   else {

@@ -3,13 +3,18 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { toUsageQuery } from "../../ledger/query.ts";
+import type { UsageQuery } from "../../ledger/store.ts";
 import { GROUPINGS, type Grouping, LedgerSchemaError, openUsageStore, type UsageSummary, type UsageTotals } from "../../ledger/store.ts";
-import { HELP_OPTION, JSON_OPTION, parseCommandArgs, UsageError } from "../args.ts";
-import { bitrouterHome } from "../context.ts";
+import { readUsageStream } from "../../ledger/redis-stream.ts";
+import { createLogger } from "../../log.ts";
+import { createRedisLink, redactRedisUrl } from "../../state/redis.ts";
+import { loadConfig } from "../../config/load.ts";
+import { CONFIG_OPTION, HELP_OPTION, JSON_OPTION, parseCommandArgs, UsageError } from "../args.ts";
+import { bitrouterHome, loadOrReport } from "../context.ts";
 import { EXIT_FAILURE, EXIT_OK, type Io, printable } from "../io.ts";
 
 export const usageHelp = `Usage: bitrouter usage [--since 7d|2026-11-01] [--until …] [--by day|model|source|account|window] [--json]
-                       [--utc-offset-minutes N] [--file PATH]
+                       [--utc-offset-minutes N] [--file PATH | --redis [-c CONFIG]]
 
 Where the tokens went, from the usage ledger ($BITROUTER_HOME/usage.db, written by the server):
 requests, tokens by bucket (input, cache read, cache write, output, of which reasoning), cost,
@@ -18,7 +23,8 @@ that needed a retry or a failover, and errors. --since/--until take a span back 
 (30m, 24h, 7d, 2w) or a date (local midnight) or an ISO time; default: the last 7 days, by day.
 --by window groups plan requests by the quota window they fell in. Days and dates are this
 machine's local ones unless --utc-offset-minutes says otherwise (a negative one as
---utc-offset-minutes=-300); --file reads another ledger.
+--utc-offset-minutes=-300); --file reads another ledger. --redis reads the whole fleet's rows from
+the Redis stream the instances append to (state.redis and state.prefix in the config).
 `;
 
 export async function usageCommand(argv: string[], io: Io): Promise<number> {
@@ -30,6 +36,8 @@ export async function usageCommand(argv: string[], io: Io): Promise<number> {
     by: { type: "string" },
     "utc-offset-minutes": { type: "string" },
     file: { type: "string" },
+    redis: { type: "boolean" },
+    ...CONFIG_OPTION,
   });
   if (values.help) {
     io.stdout(usageHelp);
@@ -41,6 +49,8 @@ export async function usageCommand(argv: string[], io: Io): Promise<number> {
   const offset = offsetText === undefined ? -new Date().getTimezoneOffset() : Number(offsetText);
   const parsed = toUsageQuery({ since: values.since, until: values.until, by: values.by as Grouping | undefined }, Date.now(), offset);
   if (!parsed.ok) throw new UsageError(`--${parsed.message}`);
+  if (values.redis && values.file !== undefined) throw new UsageError("--redis and --file each name where to read; give one");
+  if (values.redis) return fleetUsage(io, values.config, parsed.query, values.json === true);
   const path = values.file ?? join(bitrouterHome(io), "usage.db");
   if (!existsSync(path)) {
     io.stderr(`no usage recorded yet: ${path} does not exist (the server writes it as requests finish)\n`);
@@ -63,6 +73,48 @@ export async function usageCommand(argv: string[], io: Io): Promise<number> {
     return EXIT_OK;
   }
   io.stdout(renderSummary(summary, path));
+  return EXIT_OK;
+}
+
+/** The fleet's usage: the rows in the Redis stream, summarised by the same code as a ledger file. */
+async function fleetUsage(io: Io, configFlag: string | undefined, query: UsageQuery, json: boolean): Promise<number> {
+  const loaded = await loadOrReport(io, () => loadConfig({ explicit: configFlag, cwd: io.cwd, env: io.env, homeDir: io.homeDir }));
+  if (!loaded) return EXIT_FAILURE;
+  const url = loaded.config.state?.redis;
+  if (!url) {
+    io.stderr(`error: --redis needs state.redis in the config (${loaded.path ?? "no config file found"}), e.g.\n  state:\n    redis: redis://127.0.0.1:6379\n`);
+    return EXIT_FAILURE;
+  }
+  const prefix = loaded.config.state?.prefix ?? "bitrouter";
+  const where = `${redactRedisUrl(url)} (prefix ${prefix})`;
+  const link = createRedisLink({ url, log: createLogger({ level: "error", write: () => {} }), commandTimeoutMs: 10_000 });
+  let summary: UsageSummary;
+  try {
+    await link.ready();
+    if (!link.up) {
+      io.stderr(`error: cannot reach redis at ${where}: check the host, port and password in state.redis\n`);
+      return EXIT_FAILURE;
+    }
+    const rows = await readUsageStream(link, prefix, query.since);
+    // The stream's rows go through an in-memory ledger: one summary code for a file and a fleet.
+    const store = openUsageStore(":memory:");
+    try {
+      store.insert(rows);
+      summary = store.summarize(query);
+    } finally {
+      store.close();
+    }
+  } catch (err) {
+    io.stderr(`error: cannot read the usage stream from ${where}: ${(err as Error).message}\n`);
+    return EXIT_FAILURE;
+  } finally {
+    link.close();
+  }
+  if (json) {
+    io.stdout(`${JSON.stringify(summary, null, 2)}\n`);
+    return EXIT_OK;
+  }
+  io.stdout(renderSummary(summary, `redis ${where}`));
   return EXIT_OK;
 }
 
