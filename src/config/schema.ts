@@ -195,12 +195,26 @@ const usage = switchable(
   "enabled, retention_days",
 );
 
+const REDIS_URL_HINT = "expected a Redis URL such as redis://127.0.0.1:6379 or redis://host:6379/2 (rediss:// for TLS; a password goes in as redis://:${REDIS_PASSWORD}@host:6379)";
+
+/** A URL Bun's Redis client takes: a host, a port within range, and at most a database number as its path. */
+function isRedisUrl(value: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  return url.hostname !== "" && /^(\/\d{0,2})?$/.test(url.pathname) && url.search === "" && url.hash === "";
+}
+
 /** Shared state for several instances behind one balancer (SPEC §20). */
 const state = z.strictObject({
   /** `redis://[user:password@]host:port[/db]`, or `rediss://…` for TLS. */
   redis: z
     .string()
-    .regex(/^(redis|rediss|valkey|valkeys):\/\/[^\s]+$/, "expected a Redis URL such as redis://127.0.0.1:6379 (rediss:// for TLS; a password goes in as redis://:${REDIS_PASSWORD}@host:6379)")
+    .regex(/^(redis|rediss|valkey|valkeys):\/\/[^\s]+$/, REDIS_URL_HINT)
+    .refine(isRedisUrl, REDIS_URL_HINT)
     .optional(),
   /** Instances with the same prefix share; another prefix on the same Redis is another fleet. */
   prefix: z.string().regex(/^[\w.:-]{1,64}$/, "1 to 64 letters, digits, and . _ : -").optional(),

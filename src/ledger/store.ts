@@ -36,7 +36,7 @@ export interface UsageRow {
   list_cost_usd: number | null;
 }
 
-const COLUMNS = [
+export const COLUMNS = [
   "request_id",
   "at",
   "protocol",

@@ -97,7 +97,7 @@ export function createRedisLink(options: RedisLinkOptions): RedisLink {
     dropClients();
     if (!announcedDown && (wasUp || !everUp)) {
       announcedDown = true;
-      log.warn("redis unreachable: sharing state stops, this instance goes on with its own", { redis: where, error: why });
+      log.warn("redis unreachable: sharing state stops, this instance goes on with its own", { redis: where, error: why, check: "the host, port and password (or TLS) in state.redis" });
     }
     scheduleRetry();
   };
@@ -116,8 +116,17 @@ export function createRedisLink(options: RedisLinkOptions): RedisLink {
   const connect = (): Promise<void> => {
     if (closed) return Promise.resolve();
     connecting ??= (async () => {
-      const nextCommands = new RedisClient(url, clientOptions);
-      const nextSubscriber = new RedisClient(url, clientOptions);
+      let nextCommands: RedisClient;
+      let nextSubscriber: RedisClient;
+      try {
+        nextCommands = new RedisClient(url, clientOptions);
+        nextSubscriber = new RedisClient(url, clientOptions);
+      } catch (err) {
+        // A URL the client refuses: no retry will fix it. Said once; this instance stays alone.
+        closed = true;
+        log.warn("redis URL refused: this instance does not share state", { redis: where, error: (err as Error).message });
+        return;
+      }
       try {
         await Promise.all([nextCommands.connect(), nextSubscriber.connect()]);
         for (const [channel, listener] of channels) await nextSubscriber.subscribe(channel, listener);

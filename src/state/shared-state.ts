@@ -11,6 +11,7 @@
 //   {prefix}:a:{source}␀{session} the account a conversation is bound to, for the session TTL
 //   {prefix}:r:{group}           a round-robin group's position (a counter)
 //   {prefix}:events              the channel announcing each change
+import { z } from "zod";
 import type { TargetHealth } from "./health.ts";
 import type { RedisLink } from "./redis.ts";
 import type { LocalState, TargetState } from "./target-state.ts";
@@ -35,6 +36,45 @@ type Announcement =
   | { from: string; kind: "affinity"; key: string; value: { label: string; expiresAt: number } }
   | { from: string; kind: "rotation"; key: string; value: number };
 
+// What another instance (or anything else that can write to Redis) hands over is checked before it
+// is believed: one malformed value must not break routing, status or metrics on every instance.
+const time = z.number().finite();
+const healthSchema = z.object({
+  state: z.enum(["cooling", "probing", "failing"]),
+  reason: z.string().max(2_000),
+  until: time.nullable(),
+  failures: z.number().int().min(0),
+  strikes: z.number().int().min(0).max(64),
+  at: time,
+});
+const windowStatus = z.enum(["allowed", "allowed_warning", "rejected"]).nullable();
+const windowsSchema = z.object({
+  status: windowStatus,
+  resetsAt: time.nullable(),
+  binding: z.string().max(64).nullable(),
+  windows: z
+    .array(z.object({ name: z.string().max(64), minutes: time.nullable(), utilization: time.nullable(), status: windowStatus, resetsAt: time.nullable(), scope: z.string().max(128).nullable() }))
+    .max(16),
+  notes: z.record(z.string(), z.string()),
+  observedAt: time,
+});
+const announcementSchema = z.discriminatedUnion("kind", [
+  z.object({ from: z.string(), kind: z.literal("health"), key: z.string(), value: healthSchema.nullable() }),
+  z.object({ from: z.string(), kind: z.literal("windows"), key: z.string(), value: windowsSchema }),
+  z.object({ from: z.string(), kind: z.literal("affinity"), key: z.string(), value: z.object({ label: z.string().max(64), expiresAt: time }) }),
+  z.object({ from: z.string(), kind: z.literal("rotation"), key: z.string(), value: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
+]);
+
+/** `text` as `schema` says, or undefined (not JSON, or not that shape). */
+function parsed<T>(schema: z.ZodType<T>, text: string): T | undefined {
+  try {
+    const result = schema.safeParse(JSON.parse(text));
+    return result.success ? result.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Writes waiting on Redis at most; past this, changes stay local (Redis is slow or stuck). */
 const MAX_PENDING_WRITES = 1_000;
 /** Health kept in Redis past its cooling (ms): long enough for a probe to report back. */
@@ -42,6 +82,8 @@ const HEALTH_GRACE_MS = 3_600_000;
 /** Windows are kept at least this long, at most a month (ms). */
 const WINDOWS_MIN_MS = 3_600_000;
 const WINDOWS_MAX_MS = 31 * 86_400_000;
+/** Sets a counter to ARGV[1] unless it is already past it. */
+const RAISE = "local v = tonumber(redis.call('get', KEYS[1]) or '0') or 0; if tonumber(ARGV[1]) > v then redis.call('set', KEYS[1], ARGV[1]) end; return 0";
 /** Keys read per SCAN step and per MGET when catching up. */
 const SCAN_COUNT = "500";
 
@@ -120,18 +162,9 @@ export function createSharedState(options: SharedStateOptions): SharedState {
   };
 
   link.subscribe(channel, (text) => {
-    let message: Announcement;
-    try {
-      message = JSON.parse(text) as Announcement;
-    } catch {
-      return; // not ours
-    }
-    if (!message || typeof message !== "object" || message.from === instanceId || typeof message.key !== "string") return;
-    try {
-      apply(message);
-    } catch {
-      // A malformed announcement (another version?) changes nothing.
-    }
+    // Not ours, or malformed (another version, or garbage): it changes nothing.
+    const message = parsed(announcementSchema, text) as Announcement | undefined;
+    if (message && message.from !== instanceId) apply(message);
   });
 
   /** Every key under `pattern`, with its value, read in batches. */
@@ -154,23 +187,26 @@ export function createSharedState(options: SharedStateOptions): SharedState {
 
   const resync = async () => {
     try {
+      // A value that is not what this version writes is skipped, not believed.
       const remoteHealth = new Map<string, TargetHealth>();
       for (const [key, value] of await scan(`${prefix}:h:*`)) {
         const target = key.slice(prefix.length + 3);
-        const health = JSON.parse(value) as TargetHealth;
+        const health = parsed(healthSchema, value);
+        if (!health) continue;
         remoteHealth.set(target, health);
         apply({ from: "", kind: "health", key: target, value: health });
       }
       const remoteWindows = new Map<string, PlanWindows>();
       for (const [key, value] of await scan(`${prefix}:w:*`)) {
         const account = key.slice(prefix.length + 3);
-        const windows = JSON.parse(value) as PlanWindows;
+        const windows = parsed(windowsSchema, value);
+        if (!windows) continue;
         remoteWindows.set(account, windows);
         apply({ from: "", kind: "windows", key: account, value: windows });
       }
       for (const [key, label] of await scan(`${prefix}:a:*`)) {
         const ttl = Number(await link.send("PTTL", [key]));
-        if (ttl > 0) apply({ from: "", kind: "affinity", key: key.slice(prefix.length + 3), value: { label, expiresAt: now() + ttl } });
+        if (ttl > 0 && label.length <= 64) apply({ from: "", kind: "affinity", key: key.slice(prefix.length + 3), value: { label, expiresAt: now() + ttl } });
       }
       // What this instance learned while it was cut off, and Redis does not know better.
       for (const { target, health } of local.list()) {
@@ -181,6 +217,8 @@ export function createSharedState(options: SharedStateOptions): SharedState {
         const remote = remoteWindows.get(account);
         if (!remote || remote.observedAt < windows.observedAt) shareWindows(account, windows);
       }
+      // A Redis that restarted empty counts rotations from where the instances are.
+      for (const { group, position } of local.listRotations()) write("EVAL", [RAISE, "1", `${prefix}:r:${group}`, String(position)]);
     } catch (err) {
       log.warn("redis resync failed; will try again when it reconnects", { error: (err as Error).message });
     }

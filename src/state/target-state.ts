@@ -55,6 +55,7 @@ export interface LocalState extends TargetState {
   putAffinity(session: string, source: string, label: string, expiresAt: number): void;
   /** Move a rotation forward to at least `position`. */
   putRotation(group: string, position: number): void;
+  listRotations(): { group: string; position: number }[];
 }
 
 export interface MemoryStateOptions {
@@ -89,6 +90,13 @@ export function createMemoryState(options: MemoryStateOptions = {}): LocalState 
     }
   };
 
+  // Bounded like the health map: accounts come from the config, but a shared state may announce any.
+  const putWindows = (account: string, next: PlanWindows) => {
+    windows.delete(account);
+    windows.set(account, next);
+    if (windows.size > maxTargets) windows.delete(windows.keys().next().value!);
+  };
+
   return {
     get: (target) => health.get(target),
     record(target, outcome, policy) {
@@ -112,7 +120,7 @@ export function createMemoryState(options: MemoryStateOptions = {}): LocalState 
 
     windows: (account) => windows.get(account),
     recordWindows(account, next) {
-      windows.set(account, next);
+      putWindows(account, next);
     },
     listWindows: () => [...windows].map(([account, w]) => ({ account, windows: w })),
 
@@ -149,9 +157,7 @@ export function createMemoryState(options: MemoryStateOptions = {}): LocalState 
         if (health.size > maxTargets) health.delete(health.keys().next().value!);
       }
     },
-    putWindows(account, next) {
-      windows.set(account, next);
-    },
+    putWindows,
     putAffinity(session, source, label, expiresAt) {
       const key = `${source}\u0000${session}`;
       sessions.delete(key);
@@ -161,5 +167,6 @@ export function createMemoryState(options: MemoryStateOptions = {}): LocalState 
     putRotation(group, position) {
       if (position > (rotations.get(group) ?? 0)) rotations.set(group, position);
     },
+    listRotations: () => [...rotations].map(([group, position]) => ({ group, position })),
   };
 }

@@ -261,6 +261,49 @@ describe("three instances share one state through redis", () => {
   });
 });
 
+describe("what anything else writes to redis is checked before it is believed", () => {
+  test("malformed announcements, keys and stream entries change nothing: requests, status, metrics, resync and usage all work", async () => {
+    hosted.reset();
+    flaky.reset();
+    const drain = `
+  pair:
+    api_base: ${hosted.baseUrl}
+    models: [{ id: m }]
+    account_strategy: drain_soonest
+    accounts:
+      - { label: a, api_key: sk-a-0123456789 }
+      - { label: b, api_key: sk-b-0123456789 }
+`;
+    const [a] = await fleet("garbage", drain);
+    const at = Date.now();
+    // Each of these once broke routing, /metrics, `bitrouter status` or every later resync.
+    await redis.send("PUBLISH", "garbage:events", JSON.stringify({ from: "x", kind: "windows", key: "pair\u0000a", value: { observedAt: at } }));
+    await redis.send("PUBLISH", "garbage:events", JSON.stringify({ from: "x", kind: "health", key: "hosted\u0000m\u0000default", value: { state: "cooling", until: at + 60_000, at } }));
+    await redis.send("PUBLISH", "garbage:events", "not json");
+    await redis.send("SET", "garbage:h:zzz", "notjson");
+    await redis.send("SET", "garbage:w:pair\u0000b", JSON.stringify({ observedAt: 5, windows: "nope" }));
+    await redis.send("XADD", "garbage:usage", "*", "row", "{}");
+    await redis.send("XADD", "garbage:usage", "*", "row", '"a string"');
+    // A real cooling from A, which an instance started now must still learn in its resync.
+    flaky.queue.push("status:429:retry-after=60");
+    expect(await servedBy(await chat(a!, "chain"))).toBe("hosted@default");
+    await Bun.sleep(200);
+    for (let i = 0; i < 3; i++) expect(await servedBy(await chat(a!, "pair:m"))).toMatch(/^pair@[ab]$/);
+    expect((await fetch(`${a!.url}/metrics`)).status).toBe(200);
+    const cli = await runBitRouter(["status", "--url", a!.url], { cwd: a!.dir });
+    expect(cli.code).toBe(0);
+    const late = await startBitRouter({ config: fleetConfig("garbage", drain), env: env() });
+    running.push(late);
+    await eventually("a later instance learns the real cooling despite the garbage", async () => (await status(late)).health.some((h) => h.provider === "flaky" && h.state === "cooling"));
+    expect(late.stderr()).not.toContain("resync failed");
+    expect(await servedBy(await chat(late, "pair:m"))).toMatch(/^pair@[ab]$/);
+    await Bun.sleep(400);
+    const usage = await runBitRouter(["usage", "--redis", "-c", late.configPath, "--json"], { cwd: late.dir, env: env() });
+    expect(usage.stderr).toBe("");
+    expect(JSON.parse(usage.stdout).total.requests).toBe(5);
+  });
+});
+
 describe("configuration and failure messages", () => {
   test("redis unreachable at start: the instance serves alone, says so, and `usage --redis` explains", async () => {
     hosted.reset();
@@ -275,12 +318,15 @@ describe("configuration and failure messages", () => {
     expect(usage.stderr).toBe("error: cannot reach redis at redis://:***@127.0.0.1:1 (prefix bitrouter): check the host, port and password in state.redis\n");
   });
 
-  test("a state.redis that is no Redis URL is a config error with its line and a fix", async () => {
+  test.each(["http://127.0.0.1:6379", "redis://:hunter2@127.0.0.1:99999", "redis://:pw@", "redis://127.0.0.1:6379/abc"])("state.redis: %s is a config error with its line and a fix, for check and serve alike", async (url) => {
     const dir = mkdtempSync(join(tmpdir(), "bitrouter-fleet-bad-"));
-    writeFileSync(join(dir, "bitrouter.yaml"), "providers: {}\nstate:\n  redis: http://127.0.0.1:6379\n");
-    const run = await runBitRouter(["config", "check", "-c", join(dir, "bitrouter.yaml")], { cwd: dir });
-    expect(run.code).not.toBe(0);
-    expect(run.stderr).toContain("bitrouter.yaml:3:");
-    expect(run.stderr).toContain("expected a Redis URL such as redis://127.0.0.1:6379");
+    writeFileSync(join(dir, "bitrouter.yaml"), `providers: {}\nstate:\n  redis: "${url}"\n`);
+    for (const args of [["config", "check", "-c", join(dir, "bitrouter.yaml")], ["serve", "-c", join(dir, "bitrouter.yaml"), "--listen", "127.0.0.1:0"]]) {
+      const run = await runBitRouter(args, { cwd: dir });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain("bitrouter.yaml:3:");
+      expect(run.stderr).toContain("expected a Redis URL such as redis://127.0.0.1:6379");
+      expect(run.stderr).not.toContain("hunter2");
+    }
   });
 });

@@ -1,7 +1,7 @@
 // A real redis-server (the Debian package) for the shared-state tests: started on a free port with
 // no persistence, stopped and started again on the same port on demand. `npm test` and .ci/run
 // install the package when it is missing.
-import type { Subprocess } from "bun";
+import { RedisClient, type Subprocess } from "bun";
 
 export interface TestRedis {
   port: number;
@@ -12,6 +12,8 @@ export interface TestRedis {
   start(): Promise<void>;
   /** Any redis-cli command; its output. */
   cli(...args: string[]): Promise<string>;
+  /** One command through a client (arguments may hold any byte, NUL included); its reply. */
+  send(command: string, ...args: string[]): Promise<unknown>;
 }
 
 function freePort(): number {
@@ -49,6 +51,14 @@ export async function startRedis(): Promise<TestRedis> {
       throw new Error(`redis-server did not start on port ${port}`);
     },
     cli,
+    async send(command, ...args) {
+      const client = new RedisClient(`redis://127.0.0.1:${port}`);
+      try {
+        return await client.send(command, args);
+      } finally {
+        client.close();
+      }
+    },
   };
   await redis.start();
   return redis;
