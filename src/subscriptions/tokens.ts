@@ -81,13 +81,16 @@ export function createSubscriptionAuth(deps: SubscriptionAuthDeps): Subscription
    * Undefined when Redis cannot be asked: the caller refreshes on its own.
    */
   const refreshInFleet = async (shared: SharedLogins, plan: PlanId, label: string, stale: string, current: OAuthCredential): Promise<OAuthCredential | undefined> => {
+    /** The fleet's login when it is usable and not the refused one (kept here too), else undefined. */
+    const adopt = (known: OAuthCredential | undefined): OAuthCredential | undefined => {
+      if (!known || !better(known, stale)) return undefined;
+      save(plan, label, known);
+      return known;
+    };
     let release: (() => Promise<void>) | null;
     try {
-      const known = await shared.get(plan, label);
-      if (known && better(known, stale)) {
-        save(plan, label, known);
-        return known;
-      }
+      const known = adopt(await shared.get(plan, label));
+      if (known) return known;
       release = await shared.lock(plan, label, FLEET_LOCK_MS);
     } catch (err) {
       deps.log?.warn("redis unreachable: refreshing this login without the fleet's lock", { provider: plan, account: label, error: (err as Error).message });
@@ -97,10 +100,7 @@ export function createSubscriptionAuth(deps: SubscriptionAuthDeps): Subscription
       try {
         // Another instance may have finished just before the lock was free; its refresh token is the live one.
         const known = await shared.get(plan, label).catch(() => undefined);
-        if (known && better(known, stale)) {
-          save(plan, label, known);
-          return known;
-        }
+        if (adopt(known)) return known;
         const base = known && known.expires_at >= current.expires_at ? known : current;
         const next = await refreshFrom(plan, label, base);
         await shared.put(plan, label, next).catch((err: Error) => deps.log?.warn("refreshed token could not be shared through redis", { provider: plan, account: label, error: err.message }));
@@ -113,11 +113,8 @@ export function createSubscriptionAuth(deps: SubscriptionAuthDeps): Subscription
     const deadline = now() + fleetWaitMs;
     while (now() < deadline) {
       await Bun.sleep(100);
-      const known = await shared.get(plan, label).catch(() => undefined);
-      if (known && better(known, stale)) {
-        save(plan, label, known);
-        return known;
-      }
+      const known = adopt(await shared.get(plan, label).catch(() => undefined));
+      if (known) return known;
     }
     throw loginRequired(plan, label, `another BitRouter instance is refreshing this login and did not finish within ${fleetWaitMs / 1000} s`);
   };

@@ -69,6 +69,19 @@ models:
 `;
 }
 
+/** A provider on the hosted fake with two keyed accounts, as config lines under `providers:`. */
+function twoAccounts(id: string, strategy: string, first: string, second: string): string {
+  return `
+  ${id}:
+    api_base: ${hosted.baseUrl}
+    models: [{ id: m }]
+    account_strategy: ${strategy}
+    accounts:
+      - { label: ${first}, api_key: sk-${first}-0123456789 }
+      - { label: ${second}, api_key: sk-${second}-0123456789 }
+`;
+}
+
 /** Three instances of one fleet, each with its own home (from `home()`, e.g. stored logins). */
 async function fleet(prefix: string, extra = "", home: () => string = () => mkdtempSync(join(tmpdir(), "bitrouter-fleet-"))): Promise<RunningBitRouter[]> {
   const config = fleetConfig(prefix, extra);
@@ -154,16 +167,7 @@ describe("three instances share one state through redis", () => {
 
   test("one conversation keeps its account whichever instance serves it", async () => {
     hosted.reset();
-    const accounts = `
-  keys:
-    api_base: ${hosted.baseUrl}
-    models: [{ id: m }]
-    account_strategy: round_robin
-    accounts:
-      - { label: first, api_key: sk-first-0123456789 }
-      - { label: second, api_key: sk-second-0123456789 }
-`;
-    const [a, b, c] = await fleet("affinity", accounts);
+    const [a, b, c] = await fleet("affinity", twoAccounts("keys", "round_robin", "first", "second"));
     // A's first turn of another conversation takes `first`; this conversation gets `second` there.
     expect(await servedBy(await chat(a!, "keys:m", { "x-session-id": "warm-up" }))).toBe("keys@first");
     expect(await servedBy(await chat(a!, "keys:m", { "x-session-id": "conversation-1" }))).toBe("keys@second");
@@ -265,15 +269,7 @@ describe("what anything else writes to redis is checked before it is believed", 
   test("malformed announcements, keys and stream entries change nothing: requests, status, metrics, resync and usage all work", async () => {
     hosted.reset();
     flaky.reset();
-    const drain = `
-  pair:
-    api_base: ${hosted.baseUrl}
-    models: [{ id: m }]
-    account_strategy: drain_soonest
-    accounts:
-      - { label: a, api_key: sk-a-0123456789 }
-      - { label: b, api_key: sk-b-0123456789 }
-`;
+    const drain = twoAccounts("pair", "drain_soonest", "a", "b");
     const [a] = await fleet("garbage", drain);
     const at = Date.now();
     // Each of these once broke routing, /metrics, `bitrouter status` or every later resync.
